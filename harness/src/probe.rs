@@ -1,0 +1,146 @@
+//! Probes: one connection attempt from a source to a destination on one
+//! port and protocol, and the probe set a scenario asks for.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{Cluster, Endpoint, Protocol};
+use crate::peer::PeerPattern;
+
+/// A port number and the protocol it is probed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PortProtocol {
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+impl fmt::Display for PortProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.port, self.protocol)
+    }
+}
+
+/// The default probe ports: 80 and 81 on TCP, UDP and SCTP.
+pub fn default_ports() -> Vec<PortProtocol> {
+    [80u16, 81]
+        .into_iter()
+        .flat_map(|port| {
+            Protocol::ALL
+                .into_iter()
+                .map(move |protocol| PortProtocol { port, protocol })
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Probe {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+impl Probe {
+    pub fn port_protocol(&self) -> PortProtocol {
+        PortProtocol {
+            port: self.port,
+            protocol: self.protocol,
+        }
+    }
+
+    /// A pod's traffic to itself, which no policy can block.
+    pub fn is_self(&self) -> bool {
+        self.from == self.to
+    }
+}
+
+/// Which traffic a scenario sends, as the `probes` key gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub from: Vec<PeerPattern>,
+    pub to: Vec<PeerPattern>,
+    pub ports: Vec<PortProtocol>,
+}
+
+impl Default for ProbeSpec {
+    /// Every pod and external to every pod and external, on the default ports.
+    fn default() -> Self {
+        let everyone = vec![
+            PeerPattern::Pod {
+                namespace: None,
+                name: None,
+            },
+            PeerPattern::External(None),
+        ];
+        ProbeSpec {
+            from: everyone.clone(),
+            to: everyone,
+            ports: default_ports(),
+        }
+    }
+}
+
+impl ProbeSpec {
+    /// The probes to send: sources × destinations × ports, in cluster order,
+    /// without external-to-external pairs (never sent) and without ports the
+    /// destination does not serve (no server would answer them).
+    pub fn probes(&self, cluster: &Cluster) -> Vec<Probe> {
+        let select = |patterns: &[PeerPattern]| -> Vec<Endpoint> {
+            cluster
+                .endpoints()
+                .filter(|&e| patterns.iter().any(|p| p.matches(cluster, e)))
+                .collect()
+        };
+        let (sources, destinations) = (select(&self.from), select(&self.to));
+        let mut probes = Vec::new();
+        for &from in &sources {
+            for &to in &destinations {
+                if matches!((from, to), (Endpoint::External(_), Endpoint::External(_))) {
+                    continue;
+                }
+                for pp in &self.ports {
+                    if cluster.serves(to, pp.port, pp.protocol) {
+                        probes.push(Probe {
+                            from,
+                            to,
+                            port: pp.port,
+                            protocol: pp.protocol,
+                        });
+                    }
+                }
+            }
+        }
+        probes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_probes_on_the_standard_cluster_are_9_by_9_by_6() {
+        let probes = ProbeSpec::default().probes(&Cluster::standard());
+        assert_eq!(probes.len(), 486);
+        assert_eq!(
+            probes.iter().filter(|p| p.is_self()).count(),
+            54,
+            "each pod probes itself on 6 ports"
+        );
+    }
+
+    #[test]
+    fn ports_the_destination_does_not_serve_are_not_probed() {
+        let mut c = Cluster::standard();
+        c.pods[1].ports.retain(|p| p.port == 80);
+        let spec = ProbeSpec {
+            from: vec![PeerPattern::parse("x/a").unwrap()],
+            to: vec![PeerPattern::parse("x/b").unwrap()],
+            ports: default_ports(),
+        };
+        let probes = spec.probes(&c);
+        assert_eq!(probes.len(), 3);
+        assert!(probes.iter().all(|p| p.port == 80));
+    }
+}

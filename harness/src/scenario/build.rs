@@ -1,0 +1,724 @@
+//! From the raw file to a `Scenario`: the cluster with its addresses, the
+//! policies, the probes, the expectations and the rounds of the steps, with
+//! every consistency problem collected (not just the first).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use super::error::{LoadError, Problem};
+use super::policy::{self, Policy};
+use super::raw::*;
+use super::source::{Node, Position};
+use super::yaml11;
+use super::{INITIAL_ROUND, Round, Scenario, ScenarioFile};
+use crate::cluster::{
+    self, Cluster, ContainerPort, External, Labels, NAMESPACE_NAME_LABEL, Namespace,
+    Node as ClusterNode, Pod,
+};
+use crate::expect::{ExpectRule, Expectation};
+use crate::field_path::FieldPath;
+use crate::peer::PeerPattern;
+use crate::probe::{PortProtocol, ProbeSpec};
+use crate::validation;
+
+pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
+    let fail = |problems| {
+        Err(LoadError {
+            file: file.to_path_buf(),
+            problems,
+        })
+    };
+    let root = match Node::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            return ScenarioFile {
+                file: file.into(),
+                name: None,
+                expect_invalid: None,
+                loaded: fail(vec![yaml_problem(&e)]),
+            };
+        }
+    };
+    let name = root.get("name").and_then(Node::as_str).map(str::to_string);
+    let expect_invalid = root
+        .get("expectInvalid")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    let loaded = match serde_saphyr::from_str_with_options::<RawScenario>(
+        text,
+        super::source::yaml_options(),
+    ) {
+        Err(e) => fail(vec![yaml_problem(&e)]),
+        Ok(raw) => {
+            let mut b = Builder {
+                root: &root,
+                text,
+                problems: Vec::new(),
+            };
+            let scenario = b.scenario(file, raw);
+            if b.problems.is_empty() {
+                Ok(scenario.expect("no problems, so a scenario"))
+            } else {
+                fail(b.problems)
+            }
+        }
+    };
+    ScenarioFile {
+        file: file.to_path_buf(),
+        name,
+        expect_invalid,
+        loaded,
+    }
+}
+
+/// A YAML syntax or typing problem, with serde-saphyr's position.
+fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
+    let rendered = e.without_snippet().to_string();
+    let mut message = rendered.lines().next().unwrap_or_default().trim();
+    message = message.strip_prefix("error: ").unwrap_or(message);
+    // serde-saphyr prefixes "line N column M: "; the problem prints the position itself.
+    if let Some(rest) = message.strip_prefix("line ") {
+        if let Some((_, after)) = rest.split_once(": ") {
+            message = after;
+        }
+    }
+    // ... and sometimes suffixes " at line N, column M".
+    if let Some(i) = message.rfind(" at line ") {
+        message = &message[..i];
+    }
+    let mut p = Problem::at(FieldPath::root(), message.to_string());
+    p.position = e.location().map(|l| Position {
+        line: l.line(),
+        column: l.column(),
+    });
+    p
+}
+
+struct Builder<'a> {
+    root: &'a Node,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Builder<'_> {
+    fn problem(&mut self, path: FieldPath, message: impl Into<String>) {
+        let mut p = Problem::at(path, message);
+        p.position = Some(self.root.locate(&p.path));
+        self.problems.push(p);
+    }
+
+    /// `None` when there were problems (they are in `self.problems`).
+    fn scenario(&mut self, file: &Path, raw: RawScenario) -> Option<Scenario> {
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            self.problem(
+                FieldPath::new("name"),
+                format!(
+                    "{:?} must consist of lower case letters, digits and '-'",
+                    raw.name
+                ),
+            );
+        }
+        let mut ambiguities = Vec::new();
+        yaml11::find_ambiguities(
+            self.root,
+            &FieldPath::root(),
+            self.text,
+            &["policies", "apply"],
+            &mut ambiguities,
+        );
+        for a in ambiguities {
+            self.problem(a.path.clone(), a.message());
+        }
+
+        let Some(cluster) = self.cluster(raw.cluster) else {
+            // Still report what is wrong with the policies themselves.
+            self.policies(None, &FieldPath::new("policies"), raw.policies.len(), &[]);
+            return None;
+        };
+        let policies = self.policies(
+            Some(&cluster),
+            &FieldPath::new("policies"),
+            raw.policies.len(),
+            &[],
+        );
+        let probes = self.probes(&cluster, raw.probes);
+        let expect = raw
+            .expect
+            .map(|e| self.expectation(&cluster, &FieldPath::new("expect"), e));
+        let mut rounds = vec![Round {
+            name: INITIAL_ROUND.to_string(),
+            description: None,
+            cluster: cluster.clone(),
+            policies,
+            expect,
+        }];
+        for (i, step) in raw.steps.into_iter().enumerate() {
+            let round = self.step(
+                rounds.last().expect("the initial round"),
+                &FieldPath::new("steps").index(i),
+                i,
+                step,
+            );
+            if rounds.iter().any(|r| r.name == round.name) {
+                self.problem(
+                    FieldPath::new("steps").index(i).child("name"),
+                    format!("duplicate step name {:?}", round.name),
+                );
+            }
+            rounds.push(round);
+        }
+        if !self.problems.is_empty() {
+            return None;
+        }
+        Some(Scenario {
+            name: raw.name,
+            description: raw.description,
+            tags: raw.tags,
+            file: file.to_path_buf(),
+            probes,
+            rounds,
+        })
+    }
+
+    // ---- the cluster ------------------------------------------------------
+
+    fn cluster(&mut self, choice: Option<RawClusterChoice>) -> Option<Cluster> {
+        let path = FieldPath::new("cluster");
+        let raw = match choice {
+            None => return Some(Cluster::standard()),
+            Some(RawClusterChoice::Named(n)) if n == "standard" => return Some(Cluster::standard()),
+            Some(RawClusterChoice::Named(n)) => {
+                self.problem(
+                    path,
+                    format!("unknown cluster {n:?}: write \"standard\" or a cluster object"),
+                );
+                return None;
+            }
+            Some(RawClusterChoice::Object(raw)) => raw,
+        };
+        let before = self.problems.len();
+        let mut addresses: HashMap<Ipv4Addr, FieldPath> = HashMap::new();
+
+        if raw.nodes.is_empty() {
+            self.problem(path.child("nodes"), "a cluster needs at least one node");
+        }
+        if raw.nodes.len() > cluster::MAX_NODES {
+            self.problem(
+                path.child("nodes"),
+                format!("at most {} nodes are supported", cluster::MAX_NODES),
+            );
+        }
+        let mut nodes = Vec::new();
+        for (i, n) in raw.nodes.into_iter().enumerate() {
+            let p = path.child("nodes").index(i);
+            self.object_name(
+                &p.child("name"),
+                &n.name,
+                &nodes
+                    .iter()
+                    .map(|x: &ClusterNode| x.name.clone())
+                    .collect::<Vec<_>>(),
+                "node",
+            );
+            let ip = match &n.ip {
+                Some(ip) => self.address(&p.child("ip"), ip, &mut addresses),
+                None => {
+                    let ip = cluster::default_node_ip(i);
+                    addresses.insert(ip, p.clone());
+                    ip
+                }
+            };
+            let ports = self.ports(&p.child("ports"), n.ports, true);
+            nodes.push(ClusterNode {
+                name: n.name,
+                ip,
+                ports,
+            });
+        }
+
+        let mut namespaces: Vec<Namespace> = Vec::new();
+        for (i, ns) in raw.namespaces.into_iter().enumerate() {
+            let p = path.child("namespaces").index(i);
+            for msg in validation::dns1123_label_errors(&ns.name) {
+                self.problem(
+                    p.child("name"),
+                    format!("Invalid value: {:?}: {msg}", ns.name),
+                );
+            }
+            if namespaces.iter().any(|x| x.name == ns.name) {
+                self.problem(
+                    p.child("name"),
+                    format!("duplicate namespace {:?}", ns.name),
+                );
+            }
+            self.namespace_labels(&p.child("labels"), &ns.name, &ns.labels);
+            namespaces.push(Namespace {
+                labels: cluster::namespace_labels(&ns.name, ns.labels),
+                name: ns.name,
+            });
+        }
+
+        let mut pods: Vec<Pod> = Vec::new();
+        let mut pinned = Vec::new();
+        for (i, pod) in raw.pods.into_iter().enumerate() {
+            let p = path.child("pods").index(i);
+            for msg in validation::dns1123_subdomain_errors(&pod.name) {
+                self.problem(
+                    p.child("name"),
+                    format!("Invalid value: {:?}: {msg}", pod.name),
+                );
+            }
+            if !namespaces.iter().any(|ns| ns.name == pod.namespace) {
+                self.problem(
+                    p.child("namespace"),
+                    format!(
+                        "unknown namespace {:?}: declare it in cluster.namespaces",
+                        pod.namespace
+                    ),
+                );
+            }
+            if pods
+                .iter()
+                .any(|x| x.namespace == pod.namespace && x.name == pod.name)
+            {
+                self.problem(
+                    p.child("name"),
+                    format!("duplicate pod {}/{}", pod.namespace, pod.name),
+                );
+            }
+            let node = match &pod.node {
+                Some(name) => nodes
+                    .iter()
+                    .position(|n| &n.name == name)
+                    .unwrap_or_else(|| {
+                        self.problem(p.child("node"), format!("unknown node {name:?}"));
+                        0
+                    }),
+                None => i % nodes.len().max(1),
+            };
+            self.labels(&p.child("labels"), &pod.labels);
+            pinned.push(
+                pod.ip
+                    .as_ref()
+                    .map(|ip| self.address(&p.child("ip"), ip, &mut addresses)),
+            );
+            let ports = self.ports(&p.child("ports"), pod.ports, true);
+            pods.push(Pod {
+                namespace: pod.namespace,
+                name: pod.name,
+                labels: pod.labels,
+                node,
+                ip: Ipv4Addr::UNSPECIFIED,
+                ports,
+            });
+        }
+        for (n, node) in nodes.iter().enumerate() {
+            let unpinned = pods
+                .iter()
+                .zip(&pinned)
+                .filter(|(p, pin)| p.node == n && pin.is_none())
+                .count();
+            if unpinned > cluster::MAX_PODS_PER_NODE {
+                self.problem(
+                    path.child("pods"),
+                    format!(
+                        "node {} has {unpinned} pods without an ip; at most {} can be allocated",
+                        node.name,
+                        cluster::MAX_PODS_PER_NODE
+                    ),
+                );
+            }
+        }
+
+        let mut externals: Vec<External> = Vec::new();
+        for (i, ext) in raw.externals.into_iter().enumerate() {
+            let p = path.child("externals").index(i);
+            self.object_name(
+                &p.child("name"),
+                &ext.name,
+                &externals.iter().map(|x| x.name.clone()).collect::<Vec<_>>(),
+                "external",
+            );
+            let ip = self.address(&p.child("ip"), &ext.ip, &mut addresses);
+            let ports = self.ports(&p.child("ports"), ext.ports, false);
+            externals.push(External {
+                name: ext.name,
+                ip,
+                ports,
+            });
+        }
+
+        if self.problems.len() > before {
+            return None;
+        }
+        let mut cluster = Cluster {
+            nodes,
+            namespaces,
+            pods,
+            externals,
+        };
+        cluster.allocate_pod_addresses(&pinned);
+        Some(cluster)
+    }
+
+    /// A node or external name: a DNS label (it is written in peers as `ext:NAME`).
+    fn object_name(&mut self, path: &FieldPath, name: &str, taken: &[String], what: &str) {
+        for msg in validation::dns1123_label_errors(name) {
+            self.problem(path.clone(), format!("Invalid value: {name:?}: {msg}"));
+        }
+        if taken.iter().any(|t| t == name) {
+            self.problem(path.clone(), format!("duplicate {what} {name:?}"));
+        }
+    }
+
+    fn address(
+        &mut self,
+        path: &FieldPath,
+        text: &str,
+        taken: &mut HashMap<Ipv4Addr, FieldPath>,
+    ) -> Ipv4Addr {
+        let ip = match text.parse::<Ipv4Addr>() {
+            Ok(ip) => ip,
+            Err(_) => {
+                self.problem(
+                    path.clone(),
+                    format!("{text:?} is not an IPv4 address (the lab is IPv4)"),
+                );
+                return Ipv4Addr::UNSPECIFIED;
+            }
+        };
+        if ip.is_unspecified()
+            || ip.is_loopback()
+            || ip.is_link_local()
+            || ip.is_multicast()
+            || ip.is_broadcast()
+            || ip.octets()[0] == 0
+        {
+            self.problem(path.clone(), format!("{ip} cannot be a host address in the lab (unspecified, loopback, link-local, multicast or broadcast)"));
+        }
+        if let Some(other) = taken.get(&ip) {
+            self.problem(
+                path.clone(),
+                format!("address {ip} is already used by {other}"),
+            );
+        } else {
+            taken.insert(ip, path.clone());
+        }
+        ip
+    }
+
+    fn ports(
+        &mut self,
+        path: &FieldPath,
+        raw: Option<Vec<RawPort>>,
+        names_allowed: bool,
+    ) -> Vec<ContainerPort> {
+        let Some(raw) = raw else {
+            return cluster::standard_ports();
+        };
+        let mut ports: Vec<ContainerPort> = Vec::new();
+        for (i, rp) in raw.into_iter().enumerate() {
+            let p = path.index(i);
+            let Some(port) = self.port_number(&p.child("containerPort"), rp.container_port) else {
+                continue;
+            };
+            if let Some(name) = &rp.name {
+                if !names_allowed {
+                    self.problem(p.child("name"), "external hosts have no named ports: a policy's named port resolves against pods only");
+                }
+                for msg in validation::port_name_errors(name) {
+                    self.problem(p.child("name"), format!("Invalid value: {name:?}: {msg}"));
+                }
+                if ports.iter().any(|x| x.name.as_ref() == Some(name)) {
+                    self.problem(p.child("name"), format!("duplicate port name {name:?}"));
+                }
+            }
+            if ports
+                .iter()
+                .any(|x| x.port == port && x.protocol == rp.protocol)
+            {
+                self.problem(p.clone(), format!("duplicate port {port}/{}", rp.protocol));
+            }
+            ports.push(ContainerPort {
+                name: rp.name,
+                port,
+                protocol: rp.protocol,
+            });
+        }
+        ports
+    }
+
+    fn port_number(&mut self, path: &FieldPath, n: i64) -> Option<u16> {
+        match u16::try_from(n) {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                self.problem(
+                    path.clone(),
+                    format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
+                );
+                None
+            }
+        }
+    }
+
+    fn labels(&mut self, path: &FieldPath, labels: &Labels) {
+        for (k, v) in labels {
+            for msg in validation::qualified_name_errors(k) {
+                self.problem(path.key(k), format!("Invalid value: {k:?}: {msg}"));
+            }
+            for msg in validation::label_value_errors(v) {
+                self.problem(path.key(k), format!("Invalid value: {v:?}: {msg}"));
+            }
+        }
+    }
+
+    fn namespace_labels(&mut self, path: &FieldPath, namespace: &str, labels: &Labels) {
+        self.labels(path, labels);
+        if labels
+            .get(NAMESPACE_NAME_LABEL)
+            .is_some_and(|v| v != namespace)
+        {
+            self.problem(
+                path.key(NAMESPACE_NAME_LABEL),
+                format!(
+                    "Kubernetes sets {NAMESPACE_NAME_LABEL} to the namespace's name, {namespace:?}"
+                ),
+            );
+        }
+    }
+
+    // ---- policies -----------------------------------------------------------
+
+    /// Decodes `count` policies written under `path`, in addition to `existing`
+    /// ones (a policy with the same namespace/name replaces the earlier one).
+    /// Without a cluster (it has problems of its own), namespaces are not checked.
+    fn policies(
+        &mut self,
+        cluster: Option<&Cluster>,
+        path: &FieldPath,
+        count: usize,
+        existing: &[Policy],
+    ) -> Vec<Policy> {
+        let mut result = existing.to_vec();
+        let mut written_here: BTreeMap<String, FieldPath> = BTreeMap::new();
+        for i in 0..count {
+            let origin = path.index(i);
+            match policy::decode(self.root, &origin, self.text) {
+                Err(problems) => self.problems.extend(problems),
+                Ok(p) => {
+                    if cluster.is_some_and(|c| c.namespace(&p.namespace).is_none()) {
+                        let field = FieldPath::new("metadata").child("namespace");
+                        self.problems.push(Problem {
+                            position: Some(self.root.locate(&origin.join(&field))),
+                            path: origin.clone(),
+                            object: Some((format!("NetworkPolicy {}", p.key()), field)),
+                            message: format!("namespace {:?} is not in the cluster", p.namespace),
+                        });
+                    }
+                    if let Some(first) = written_here.insert(p.key(), origin.clone()) {
+                        self.problem(
+                            origin.clone(),
+                            format!(
+                                "NetworkPolicy {} is written twice (also at {first})",
+                                p.key()
+                            ),
+                        );
+                    }
+                    match result.iter_mut().find(|q| q.key() == p.key()) {
+                        Some(q) => *q = p,
+                        None => result.push(p),
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    // ---- probes and expectations -------------------------------------------
+
+    fn peer(&mut self, cluster: &Cluster, path: &FieldPath, text: &str) -> Option<PeerPattern> {
+        match PeerPattern::parse(text) {
+            Err(e) => {
+                self.problem(path.clone(), e.to_string());
+                None
+            }
+            Ok(p) if p.select(cluster).is_empty() => {
+                self.problem(
+                    path.clone(),
+                    format!("peer {text:?} matches nothing in the cluster"),
+                );
+                None
+            }
+            Ok(p) => Some(p),
+        }
+    }
+
+    fn peers(
+        &mut self,
+        cluster: &Cluster,
+        path: &FieldPath,
+        texts: Option<Vec<String>>,
+        default: Vec<PeerPattern>,
+    ) -> Vec<PeerPattern> {
+        match texts {
+            None => default,
+            Some(texts) => {
+                if texts.is_empty() {
+                    self.problem(
+                        path.clone(),
+                        "an empty list sends no probe; leave the key out for the default",
+                    );
+                }
+                texts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| self.peer(cluster, &path.index(i), t))
+                    .collect()
+            }
+        }
+    }
+
+    fn probes(&mut self, cluster: &Cluster, raw: Option<RawProbes>) -> Vec<crate::probe::Probe> {
+        let path = FieldPath::new("probes");
+        let default = ProbeSpec::default();
+        let Some(raw) = raw else {
+            return default.probes(cluster);
+        };
+        let from = self.peers(cluster, &path.child("from"), raw.from, default.from);
+        let to = self.peers(cluster, &path.child("to"), raw.to, default.to);
+        let ports = match raw.ports {
+            None => default.ports,
+            Some(list) => {
+                if list.is_empty() {
+                    self.problem(
+                        path.child("ports"),
+                        "an empty list sends no probe; leave the key out for the default",
+                    );
+                }
+                let mut ports: Vec<PortProtocol> = Vec::new();
+                for (i, p) in list.into_iter().enumerate() {
+                    if let Some(port) =
+                        self.port_number(&path.child("ports").index(i).child("port"), p.port)
+                    {
+                        let pp = PortProtocol {
+                            port,
+                            protocol: p.protocol,
+                        };
+                        if !ports.contains(&pp) {
+                            ports.push(pp);
+                        }
+                    }
+                }
+                ports
+            }
+        };
+        let spec = ProbeSpec { from, to, ports };
+        let probes = spec.probes(cluster);
+        for (i, pp) in spec.ports.iter().enumerate() {
+            if !probes.iter().any(|p| p.port_protocol() == *pp) {
+                self.problem(
+                    path.child("ports").index(i),
+                    format!("no destination of the probes serves {pp}"),
+                );
+            }
+        }
+        probes
+    }
+
+    fn expectation(&mut self, cluster: &Cluster, path: &FieldPath, raw: RawExpect) -> Expectation {
+        let mut rules = Vec::new();
+        for (i, r) in raw.rules.into_iter().enumerate() {
+            let p = path.child("rules").index(i);
+            let from = self.peer(cluster, &p.child("from"), r.from.as_deref().unwrap_or("*"));
+            let to = self.peer(cluster, &p.child("to"), r.to.as_deref().unwrap_or("*"));
+            let port = r.port.and_then(|n| self.port_number(&p.child("port"), n));
+            if let (Some(from), Some(to)) = (from, to) {
+                rules.push(ExpectRule {
+                    from,
+                    to,
+                    port,
+                    protocol: r.protocol,
+                    verdict: r.verdict,
+                });
+            }
+        }
+        Expectation {
+            default: raw.default,
+            rules,
+        }
+    }
+
+    // ---- steps --------------------------------------------------------------
+
+    fn step(&mut self, previous: &Round, path: &FieldPath, index: usize, raw: RawStep) -> Round {
+        let mut cluster = previous.cluster.clone();
+        let mut policies = self.policies(
+            Some(&cluster),
+            &path.child("apply"),
+            raw.apply.len(),
+            &previous.policies,
+        );
+        for (i, key) in raw.delete.iter().enumerate() {
+            let p = path.child("delete").index(i);
+            if !key.contains('/') {
+                self.problem(p, format!("{key:?}: a policy is named namespace/name"));
+            } else if let Some(pos) = policies.iter().position(|q| &q.key() == key) {
+                policies.remove(pos);
+            } else {
+                self.problem(
+                    p,
+                    format!("there is no NetworkPolicy {key} to delete at this step"),
+                );
+            }
+        }
+        for (target, labels) in raw.set_pod_labels {
+            let p = path.child("setPodLabels").key(&target);
+            let found = target
+                .split_once('/')
+                .and_then(|(ns, name)| cluster.pod_index(ns, name));
+            match found {
+                None => self.problem(
+                    p,
+                    format!("no pod {target:?} (pods are named namespace/name)"),
+                ),
+                Some(i) => {
+                    self.labels(&p, &labels);
+                    cluster.pods[i].labels = labels;
+                }
+            }
+        }
+        for (target, labels) in raw.set_namespace_labels {
+            let p = path.child("setNamespaceLabels").key(&target);
+            match cluster.namespace_index(&target) {
+                None => self.problem(p, format!("no namespace {target:?}")),
+                Some(i) => {
+                    self.namespace_labels(&p, &target, &labels);
+                    cluster.namespaces[i].labels = cluster::namespace_labels(&target, labels);
+                }
+            }
+        }
+        let expect = raw
+            .expect
+            .map(|e| self.expectation(&cluster, &path.child("expect"), e));
+        let name = raw.name.unwrap_or_else(|| format!("step-{}", index + 1));
+        if name == INITIAL_ROUND {
+            self.problem(
+                path.child("name"),
+                format!("{INITIAL_ROUND:?} names the round before the steps"),
+            );
+        }
+        Round {
+            name,
+            description: raw.description,
+            cluster,
+            policies,
+            expect,
+        }
+    }
+}

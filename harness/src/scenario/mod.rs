@@ -1,0 +1,107 @@
+//! Loading scenario files (`../shared/scenario-format.md`, version 1):
+//! the cluster, the NetworkPolicies (decoded and validated as the API server
+//! would), the probes, the expectations and the steps, checked for
+//! consistency, as a list of rounds to evaluate.
+
+mod build;
+pub mod error;
+pub mod policy;
+mod raw;
+pub mod source;
+pub mod yaml11;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{LoadError, Problem};
+pub use policy::Policy;
+
+use crate::cluster::Cluster;
+use crate::expect::Expectation;
+use crate::probe::Probe;
+
+/// A loaded scenario: the probes to send and the rounds to send them in.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub file: PathBuf,
+    /// The same probes in every round (steps change labels and policies, not
+    /// the topology).
+    pub probes: Vec<Probe>,
+    /// The initial round, then one per step.
+    pub rounds: Vec<Round>,
+}
+
+impl Scenario {
+    /// The cluster as it starts (later rounds differ only in labels).
+    pub fn cluster(&self) -> &Cluster {
+        &self.rounds[0].cluster
+    }
+
+    /// The round of a step, by its name (`initial` for the first round).
+    pub fn round(&self, name: &str) -> Option<&Round> {
+        self.rounds.iter().find(|r| r.name == name)
+    }
+}
+
+/// The name of the round before any step.
+pub const INITIAL_ROUND: &str = "initial";
+
+/// The cluster and policies as they are for one round of probes.
+#[derive(Clone, Debug)]
+pub struct Round {
+    /// `initial`, or the step's name.
+    pub name: String,
+    pub description: Option<String>,
+    pub cluster: Cluster,
+    pub policies: Vec<Policy>,
+    /// `None`: the model of the spec is the expectation.
+    pub expect: Option<Expectation>,
+}
+
+/// A scenario file and what loading it gave. `expect_invalid` and `name`
+/// are read even when the rest of the file cannot be.
+#[derive(Debug)]
+pub struct ScenarioFile {
+    pub file: PathBuf,
+    pub name: Option<String>,
+    pub expect_invalid: Option<String>,
+    pub loaded: Result<Scenario, LoadError>,
+}
+
+impl ScenarioFile {
+    /// The name reports use: the scenario's name, or the file stem.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// Loads one scenario file.
+pub fn load(path: &Path) -> ScenarioFile {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(path, &text),
+        Err(e) => ScenarioFile {
+            file: path.to_path_buf(),
+            name: None,
+            expect_invalid: None,
+            loaded: Err(LoadError {
+                file: path.to_path_buf(),
+                problems: vec![Problem::at(
+                    crate::field_path::FieldPath::root(),
+                    format!("cannot read: {e}"),
+                )],
+            }),
+        },
+    }
+}
+
+/// Loads a scenario from text; `file` names it in errors.
+pub fn load_str(file: &Path, text: &str) -> ScenarioFile {
+    build::build(file, text)
+}

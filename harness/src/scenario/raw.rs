@@ -1,0 +1,205 @@
+//! The scenario file format as written (`../shared/scenario-format.md`,
+//! version 1), read strictly: an unknown key is an error, so that a typo such
+//! as `polices:` cannot silently test nothing.
+//!
+//! NetworkPolicy objects are not read here: they are taken from the located
+//! YAML tree and decoded as Kubernetes objects (see `policy.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::cluster::Protocol;
+use crate::expect::Verdict;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub cluster: Option<RawClusterChoice>,
+    #[serde(default)]
+    pub policies: Vec<IgnoredAny>,
+    #[serde(default)]
+    pub probes: Option<RawProbes>,
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+    #[serde(default)]
+    #[allow(dead_code)] // read from the tree, so that it is known even when this parse fails
+    pub expect_invalid: Option<String>,
+}
+
+/// `cluster: standard` or a cluster object.
+#[derive(Debug)]
+pub enum RawClusterChoice {
+    Named(String),
+    Object(RawCluster),
+}
+
+impl<'de> Deserialize<'de> for RawClusterChoice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawClusterChoice;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "\"standard\" or a cluster object with nodes, namespaces, pods and externals",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawClusterChoice, E> {
+                Ok(RawClusterChoice::Named(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawClusterChoice, A::Error> {
+                RawCluster::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawClusterChoice::Object)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub nodes: Vec<RawNode>,
+    pub namespaces: Vec<RawNamespace>,
+    #[serde(default)]
+    pub pods: Vec<RawPod>,
+    #[serde(default)]
+    pub externals: Vec<RawExternal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub name: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Extension: what `node:` probes may reach (default: the standard ports).
+    #[serde(default)]
+    pub ports: Option<Vec<RawPort>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamespace {
+    pub name: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPod {
+    pub name: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Absent: the standard ports; `[]`: none.
+    #[serde(default)]
+    pub ports: Option<Vec<RawPort>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExternal {
+    pub name: String,
+    pub ip: String,
+    #[serde(default)]
+    pub ports: Option<Vec<RawPort>>,
+}
+
+/// A container port, as in a Kubernetes pod spec.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPort {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub container_port: i64,
+    /// Kubernetes' default.
+    #[serde(default = "tcp")]
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbes {
+    #[serde(default)]
+    pub from: Option<Vec<String>>,
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+    #[serde(default)]
+    pub ports: Option<Vec<RawProbePort>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbePort {
+    pub port: i64,
+    #[serde(default = "tcp")]
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// Absent: allowed, what Kubernetes does to a pod no policy isolates.
+    #[serde(default = "allowed")]
+    pub default: Verdict,
+    #[serde(default)]
+    pub rules: Vec<RawExpectRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpectRule {
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub port: Option<i64>,
+    #[serde(default)]
+    pub protocol: Option<Protocol>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStep {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Extension: what the step does, for reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub apply: Vec<IgnoredAny>,
+    #[serde(default)]
+    pub delete: Vec<String>,
+    #[serde(default)]
+    pub set_pod_labels: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    pub set_namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+}
+
+fn tcp() -> Protocol {
+    Protocol::Tcp
+}
+
+fn allowed() -> Verdict {
+    Verdict::Allowed
+}

@@ -1,0 +1,134 @@
+//! A suite: the scenario files named on the command line, found and loaded,
+//! with the suite-wide checks (unique names) and `expectInvalid` judged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::field_path::FieldPath;
+use crate::scenario::{self, LoadError, Problem, Scenario, ScenarioFile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("{0}: no such file or directory")]
+    Missing(PathBuf),
+    #[error("{0}: cannot read directory: {1}")]
+    Unreadable(PathBuf, std::io::Error),
+    #[error("{0}: no scenario files (*.yaml, *.yml) found")]
+    Empty(PathBuf),
+}
+
+/// The scenario files under `paths`: files as given, directories searched
+/// recursively for `*.yaml` and `*.yml`, in a stable order, each once.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            files.push(path.clone());
+        } else if path.is_dir() {
+            let before = files.len();
+            walk(path, &mut files)?;
+            if files.len() == before {
+                return Err(DiscoverError::Empty(path.clone()));
+            }
+        } else {
+            return Err(DiscoverError::Missing(path.clone()));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DiscoverError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| DiscoverError::Unreadable(dir.to_path_buf(), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// What a scenario file amounts to before anything is evaluated.
+#[derive(Debug)]
+pub enum Entry {
+    /// Loaded; ready to evaluate.
+    Ready(Box<Scenario>),
+    /// An `expectInvalid` scenario: `Ok` with the matching problem when it was
+    /// rejected naming the expected field, `Err` with why it did not pass.
+    ExpectInvalid {
+        field: String,
+        verdict: Result<String, String>,
+    },
+    /// Could not be loaded.
+    Invalid(LoadError),
+}
+
+/// A scenario file of the suite and what it amounts to.
+#[derive(Debug)]
+pub struct Loaded {
+    pub file: PathBuf,
+    /// The scenario's name, or the file stem when the name cannot be read.
+    pub name: String,
+    pub entry: Entry,
+}
+
+/// Loads every file and judges `expectInvalid` scenarios. A name used by an
+/// earlier file makes the later one invalid (names are unique in a suite).
+pub fn load(files: &[PathBuf]) -> Vec<Loaded> {
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    files
+        .iter()
+        .map(|f| {
+            let mut sf = scenario::load(f);
+            if let (Some(name), Ok(_)) = (&sf.name, &sf.loaded) {
+                match names.get(name) {
+                    Some(first) => {
+                        let message = format!(
+                            "scenario name {name:?} is already used by {}",
+                            first.display()
+                        );
+                        sf.loaded = Err(LoadError {
+                            file: f.clone(),
+                            problems: vec![Problem::at(FieldPath::new("name"), message)],
+                        });
+                    }
+                    None => {
+                        names.insert(name.clone(), f.clone());
+                    }
+                }
+            }
+            Loaded {
+                file: f.clone(),
+                name: sf.display_name(),
+                entry: judge(sf),
+            }
+        })
+        .collect()
+}
+
+fn judge(sf: ScenarioFile) -> Entry {
+    match (sf.expect_invalid, sf.loaded) {
+        (None, Ok(s)) => Entry::Ready(Box::new(s)),
+        (None, Err(e)) => Entry::Invalid(e),
+        (Some(field), Ok(_)) => Entry::ExpectInvalid {
+            verdict: Err(format!(
+                "expected to be rejected naming {field}, but it loaded without error"
+            )),
+            field,
+        },
+        (Some(field), Err(e)) => {
+            let verdict = match e.problem_naming(&field) {
+                Some(p) => Ok(format!("{}:{p}", e.file.display())),
+                None => Err(format!("expected an error naming {field}; got:\n{e}")),
+            };
+            Entry::ExpectInvalid { field, verdict }
+        }
+    }
+}
