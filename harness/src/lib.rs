@@ -1,16 +1,23 @@
 //! NetworkPolicy conformance harness.
 //!
 //! - [`scenario`] loads scenario files (the cluster, NetworkPolicies validated
-//!   as the API server would, probes, expectations, steps);
+//!   as the API server would, probes, expectations, steps), and [`suite`]
+//!   finds and loads the files of a run;
 //! - [`model`] is the model of the specification (the oracle): the verdict
 //!   of any probe, and why;
-//! - [`simulate`] checks scenarios' expectations against the model.
+//! - [`simulate`] judges observed verdicts against expected ones;
+//! - [`results`] is the result model every report is a view of ([`report`]).
 
+pub mod bench;
 pub mod cluster;
 pub mod expect;
 pub mod field_path;
+pub mod model;
 pub mod peer;
 pub mod probe;
+pub mod report;
+pub mod results;
 pub mod scenario;
+pub mod simulate;
 pub mod suite;
 pub mod validation;

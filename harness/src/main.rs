@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use netpol::cluster::Protocol;
+use netpol::model::Model;
+use netpol::peer::PeerPattern;
+use netpol::probe::Probe;
+use netpol::report::{self, terminal};
+use netpol::results::{Harness, Mode, Report, SCHEMA_VERSION, Summary, now_rfc3339};
 use netpol::suite::{self, Entry};
 
 /// Exit statuses, the contract with CI scripts.
@@ -38,12 +44,85 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+
+    /// Check every scenario's expectations, every round and step, against the model of the spec.
+    ///
+    /// No root and no lab: this checks the scenarios themselves. A failing scenario
+    /// prints the truth table of each failing port/protocol (rows sources, columns
+    /// destinations) and the model's explanation of each mismatching probe.
+    ///
+    /// Example: netpol simulate scenarios/ --report reports/simulate
+    #[command(verbatim_doc_comment)]
+    Simulate {
+        /// Scenario files, or directories searched recursively for *.yaml and *.yml.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Write DIR/report.json (schema: docs/report-format.md).
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+    },
+
+    /// Print the model's verdict for one probe of a scenario, and why.
+    ///
+    /// Example: netpol explain scenarios/default-policies/default-deny-ingress.yaml \
+    ///              --from x/b --to x/a --port 80 --protocol TCP
+    #[command(verbatim_doc_comment)]
+    Explain {
+        /// The scenario file.
+        file: PathBuf,
+        /// Source: a pod (x/a), an external (ext:NAME) or a node (node:NAME).
+        #[arg(long, value_name = "PEER")]
+        from: String,
+        /// Destination, written like --from.
+        #[arg(long, value_name = "PEER")]
+        to: String,
+        #[arg(long)]
+        port: u16,
+        /// TCP, UDP or SCTP.
+        #[arg(long, default_value = "TCP", value_parser = parse_protocol)]
+        protocol: Protocol,
+        /// The round after this step (default: the initial round, before any step).
+        #[arg(long, value_name = "NAME")]
+        step: Option<String>,
+    },
+
+    /// Measure the model's speed: verdicts per second on one core, on a synthetic cluster.
+    ///
+    /// Example: netpol bench --pods 100 --policies 50
+    #[command(verbatim_doc_comment)]
+    Bench {
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=900))]
+        pods: u16,
+        #[arg(long, default_value_t = 50)]
+        policies: usize,
+        /// How long to measure.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    Protocol::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("{s:?} is not TCP, UDP or SCTP"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { paths } => check(&paths),
+        Command::Simulate { paths, report } => simulate(&paths, report.as_deref()),
+        Command::Explain {
+            file,
+            from,
+            to,
+            port,
+            protocol,
+            step,
+        } => explain(&file, &from, &to, port, protocol, step.as_deref()),
+        Command::Bench {
+            pods,
+            policies,
+            seconds,
+        } => bench(pods.into(), policies, seconds),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -83,4 +162,150 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
         files.len() - failed
     );
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
+}
+
+fn simulate(paths: &[PathBuf], report_dir: Option<&std::path::Path>) -> anyhow::Result<u8> {
+    let files = suite::discover(paths)?;
+    let started_at = now_rfc3339();
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    for loaded in suite::load(&files) {
+        let result = match &loaded.entry {
+            Entry::Ready(s) => netpol::simulate::simulate(s),
+            _ => netpol::simulate::unprobed_result(&loaded)
+                .expect("not ready, so judged without probes"),
+        };
+        println!("{}", terminal::scenario_line(&result));
+        if result.status != netpol::results::Status::Pass {
+            print!("{}", terminal::details(&result));
+        }
+        results.push(result);
+    }
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        harness: Harness::current(),
+        mode: Mode::Simulate,
+        started_at,
+        duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        summary: Summary::of(&results),
+        scenarios: results,
+    };
+    println!("{}", terminal::summary(&report));
+    if let Some(dir) = report_dir {
+        report::write(dir, &report)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", dir.display()))?;
+        println!("report: {}", dir.join("report.json").display());
+    }
+    Ok(if report.summary.all_passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn explain(
+    file: &std::path::Path,
+    from: &str,
+    to: &str,
+    port: u16,
+    protocol: Protocol,
+    step: Option<&str>,
+) -> anyhow::Result<u8> {
+    let scenario = match netpol::scenario::load(file).loaded {
+        Ok(s) => s,
+        Err(e) => {
+            println!("{e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let round_name = step.unwrap_or(netpol::scenario::INITIAL_ROUND);
+    let Some(round) = scenario.round(round_name) else {
+        let names: Vec<&str> = scenario.rounds.iter().map(|r| r.name.as_str()).collect();
+        anyhow::bail!(
+            "no step {round_name:?} in {}; rounds: {}",
+            file.display(),
+            names.join(", ")
+        );
+    };
+    let cluster = &round.cluster;
+    let endpoint = |text: &str| -> anyhow::Result<netpol::cluster::Endpoint> {
+        let pattern = PeerPattern::parse(text)?;
+        match pattern.select(cluster).as_slice() {
+            [one] => Ok(*one),
+            [] => anyhow::bail!(
+                "{text:?} matches nothing in the cluster of {}",
+                file.display()
+            ),
+            _ => {
+                anyhow::bail!("{text:?} matches several peers; name one (x/a, ext:NAME, node:NAME)")
+            }
+        }
+    };
+    let probe = Probe {
+        from: endpoint(from)?,
+        to: endpoint(to)?,
+        port,
+        protocol,
+    };
+    let model = Model::new(cluster, &round.policies)?;
+    let explanation = model.explain(&probe);
+    println!(
+        "{} -> {} {port}/{protocol}, round {round_name}",
+        cluster.endpoint_name(probe.from),
+        cluster.endpoint_name(probe.to)
+    );
+    println!(
+        "model:    {}",
+        if explanation.allowed {
+            "allowed"
+        } else {
+            "denied"
+        }
+    );
+    if explanation.egress == netpol::model::Direction::SelfTraffic {
+        println!("  {}", explanation.egress);
+    } else {
+        println!("  egress:  {}", explanation.egress);
+        println!("  ingress: {}", explanation.ingress);
+    }
+    match &round.expect {
+        Some(e) => println!(
+            "expected: {} (the scenario's expect)",
+            e.verdict(cluster, &probe)
+        ),
+        None => println!(
+            "expected: the scenario has no expect for this round; the model is the expectation"
+        ),
+    }
+    if !cluster.serves(probe.to, port, protocol) {
+        println!(
+            "note: {} does not serve {port}/{protocol}; a run would not send this probe",
+            cluster.endpoint_name(probe.to)
+        );
+    } else if !scenario.probes.contains(&probe) {
+        println!("note: this probe is not among the scenario's probes");
+    }
+    Ok(EXIT_OK)
+}
+
+fn bench(pods: usize, policies: usize, seconds: f64) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        seconds > 0.0 && seconds.is_finite(),
+        "--seconds must be positive"
+    );
+    let r = netpol::bench::run(pods, policies, std::time::Duration::from_secs_f64(seconds));
+    println!(
+        "cluster: {} pods, {} policies (compiled in {:.2} ms)",
+        r.pods,
+        r.policies,
+        r.compile.as_secs_f64() * 1e3
+    );
+    println!(
+        "{} verdicts in {:.2} s on one core: {:.0} verdicts/s ({:.1}% allowed)",
+        r.verdicts,
+        r.elapsed.as_secs_f64(),
+        r.verdicts_per_second(),
+        100.0 * r.allowed as f64 / r.verdicts.max(1) as f64
+    );
+    Ok(EXIT_OK)
 }

@@ -1,0 +1,284 @@
+//! Compiling NetworkPolicy objects against a round's cluster: selectors
+//! become pod sets, policy types are defaulted, peers and ports are parsed.
+
+use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::core::{Selector, SelectorExt};
+
+use super::{BitSet, CompiledPolicy, Model, Peer, Port, PortNumbers, Rule};
+use crate::cluster::{Cluster, Protocol};
+use crate::scenario::Policy;
+
+/// A policy the model cannot interpret. The loader validates policies as
+/// the API server does, so this only happens to policies that skipped it.
+#[derive(Debug, thiserror::Error)]
+#[error("NetworkPolicy {policy}: {message}")]
+pub struct CompileError {
+    pub policy: String,
+    pub message: String,
+}
+
+pub(super) fn compile<'c>(
+    cluster: &'c Cluster,
+    policies: &[Policy],
+) -> Result<Model<'c>, CompileError> {
+    let mut model = Model {
+        cluster,
+        policies: Vec::with_capacity(policies.len()),
+        ingress_isolating: vec![Vec::new(); cluster.pods.len()],
+        egress_isolating: vec![Vec::new(); cluster.pods.len()],
+    };
+    for policy in policies {
+        let index = model.policies.len();
+        let c = Compiler { cluster, policy };
+        let default_spec = NetworkPolicySpec::default();
+        let spec = policy.object.spec.as_ref().unwrap_or(&default_spec);
+        let (has_ingress, has_egress) = policy_types(spec);
+        let compiled = CompiledPolicy {
+            key: policy.key(),
+            ingress: has_ingress
+                .then(|| {
+                    c.rules(
+                        spec.ingress
+                            .iter()
+                            .flatten()
+                            .map(|r| (r.from.as_deref(), r.ports.as_deref())),
+                    )
+                })
+                .transpose()?,
+            egress: has_egress
+                .then(|| {
+                    c.rules(
+                        spec.egress
+                            .iter()
+                            .flatten()
+                            .map(|r| (r.to.as_deref(), r.ports.as_deref())),
+                    )
+                })
+                .transpose()?,
+        };
+        // A pod is isolated for a direction if a policy of its namespace
+        // selects it and has that direction among its policy types.
+        let selected = c.pods(Some(&policy.namespace), spec.pod_selector.as_ref(), None)?;
+        for pod in 0..cluster.pods.len() {
+            if selected.contains(pod) {
+                if has_ingress {
+                    model.ingress_isolating[pod].push(index);
+                }
+                if has_egress {
+                    model.egress_isolating[pod].push(index);
+                }
+            }
+        }
+        model.policies.push(compiled);
+    }
+    Ok(model)
+}
+
+/// Policy types, defaulted: when absent (or empty), `Ingress` always, plus
+/// `Egress` if the policy has egress rules.
+pub(super) fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
+    match spec.policy_types.as_deref() {
+        Some(types) if !types.is_empty() => (
+            types.iter().any(|t| t == "Ingress"),
+            types.iter().any(|t| t == "Egress"),
+        ),
+        _ => (true, spec.egress.as_ref().is_some_and(|e| !e.is_empty())),
+    }
+}
+
+struct Compiler<'a> {
+    cluster: &'a Cluster,
+    policy: &'a Policy,
+}
+
+impl Compiler<'_> {
+    fn error(&self, message: impl Into<String>) -> CompileError {
+        CompileError {
+            policy: self.policy.key(),
+            message: message.into(),
+        }
+    }
+
+    fn rules<'r>(
+        &self,
+        rules: impl Iterator<
+            Item = (
+                Option<&'r [NetworkPolicyPeer]>,
+                Option<&'r [NetworkPolicyPort]>,
+            ),
+        >,
+    ) -> Result<Vec<Rule>, CompileError> {
+        rules
+            .map(|(peers, ports)| {
+                // `from`/`to` or `ports` absent or empty: any.
+                let peers = match peers {
+                    Some(list) if !list.is_empty() => Some(
+                        list.iter()
+                            .map(|p| self.peer(p))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    _ => None,
+                };
+                let ports = match ports {
+                    Some(list) if !list.is_empty() => Some(
+                        list.iter()
+                            .map(|p| self.port(p))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    _ => None,
+                };
+                Ok(Rule { peers, ports })
+            })
+            .collect()
+    }
+
+    fn peer(&self, peer: &NetworkPolicyPeer) -> Result<Peer, CompileError> {
+        if let Some(block) = &peer.ip_block {
+            let cidr = parse_cidr(&block.cidr)
+                .ok_or_else(|| self.error(format!("invalid cidr {:?}", block.cidr)))?;
+            let mut except = Vec::new();
+            for x in block.except.iter().flatten() {
+                match parse_cidr(x).ok_or_else(|| self.error(format!("invalid except {x:?}")))? {
+                    Some(net) => except.push(net),
+                    None => {} // IPv6: excludes no IPv4 address
+                }
+            }
+            return Ok(Peer::IpBlock { cidr, except });
+        }
+        let pods = match (&peer.namespace_selector, &peer.pod_selector) {
+            // podSelector alone: pods of the policy's own namespace.
+            (None, pod_selector) => {
+                self.pods(Some(&self.policy.namespace), pod_selector.as_ref(), None)?
+            }
+            // namespaceSelector (with a podSelector: AND): pods of the selected namespaces.
+            (Some(ns_selector), pod_selector) => {
+                self.pods(None, pod_selector.as_ref(), Some(ns_selector))?
+            }
+        };
+        Ok(Peer::Pods(pods))
+    }
+
+    /// The pods in `namespace` (or in namespaces matching `ns_selector`)
+    /// whose labels match `pod_selector` (absent: every pod).
+    fn pods(
+        &self,
+        namespace: Option<&str>,
+        pod_selector: Option<&LabelSelector>,
+        ns_selector: Option<&LabelSelector>,
+    ) -> Result<BitSet, CompileError> {
+        let pod_selector = self.selector(pod_selector)?;
+        let ns_selector = self.selector(ns_selector)?;
+        let namespace_ok: Vec<bool> = self
+            .cluster
+            .namespaces
+            .iter()
+            .map(|ns| namespace.is_none_or(|n| n == ns.name) && ns_selector.matches(&ns.labels))
+            .collect();
+        let mut set = BitSet::new(self.cluster.pods.len());
+        for (i, pod) in self.cluster.pods.iter().enumerate() {
+            let in_namespace = self
+                .cluster
+                .namespace_index(&pod.namespace)
+                .is_some_and(|n| namespace_ok[n]);
+            if in_namespace && pod_selector.matches(&pod.labels) {
+                set.insert(i);
+            }
+        }
+        Ok(set)
+    }
+
+    /// An absent selector, like an empty one, selects everything.
+    fn selector(&self, s: Option<&LabelSelector>) -> Result<Selector, CompileError> {
+        match s {
+            None => Ok(Selector::default()),
+            Some(s) => Selector::try_from(s.clone()).map_err(|e| self.error(e.to_string())),
+        }
+    }
+
+    fn port(&self, p: &NetworkPolicyPort) -> Result<Port, CompileError> {
+        // The protocol defaults to TCP.
+        let protocol = match p.protocol.as_deref() {
+            None => Protocol::Tcp,
+            Some(s) => Protocol::parse(s)
+                .ok_or_else(|| self.error(format!("unsupported protocol {s:?}")))?,
+        };
+        let number = |n: i32| {
+            u16::try_from(n)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| self.error(format!("invalid port {n}")))
+        };
+        let numbers = match &p.port {
+            None => PortNumbers::All,
+            Some(IntOrString::String(name)) => PortNumbers::Named(name.clone()),
+            Some(IntOrString::Int(n)) => {
+                let lo = number(*n)?;
+                // endPort: with a numeric port, the inclusive range port..endPort.
+                let hi = p.end_port.map(number).transpose()?.unwrap_or(lo);
+                PortNumbers::Range(lo, hi)
+            }
+        };
+        Ok(Port { protocol, numbers })
+    }
+}
+
+/// Parses a CIDR the way the API server accepts it (host bits may be set,
+/// IPv4 octets may have leading zeros). `Ok(None)`: an IPv6 block.
+fn parse_cidr(s: &str) -> Option<Option<ipnet::Ipv4Net>> {
+    let (addr, prefix) = s.split_once('/')?;
+    let prefix: u8 = prefix.parse().ok()?;
+    if addr.contains(':') {
+        return addr
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .filter(|_| prefix <= 128)
+            .map(|_| None);
+    }
+    let octets: Vec<u8> = addr
+        .split('.')
+        .map(|o| {
+            if o.is_empty() || o.len() > 3 {
+                None
+            } else {
+                o.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    let octets: [u8; 4] = octets.try_into().ok()?;
+    ipnet::Ipv4Net::new(octets.into(), prefix)
+        .ok()
+        .map(|n| Some(n.trunc()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cidr;
+
+    #[test]
+    fn cidrs_parse_as_the_api_server_accepts_them() {
+        let cases: &[(&str, Option<Option<&str>>, &str)] = &[
+            ("10.0.0.0/24", Some(Some("10.0.0.0/24")), "a plain block"),
+            (
+                "10.0.0.7/24",
+                Some(Some("10.0.0.0/24")),
+                "host bits are allowed and dropped",
+            ),
+            (
+                "010.0.0.0/8",
+                Some(Some("10.0.0.0/8")),
+                "leading zeros read as decimal",
+            ),
+            ("0.0.0.0/0", Some(Some("0.0.0.0/0")), "everything"),
+            ("fd00::/8", Some(None), "IPv6 matches no IPv4 address"),
+            ("10.0.0.0/33", None, "prefix too long"),
+            ("10.0.0/24", None, "three octets"),
+            ("10.0.0.0", None, "no prefix"),
+        ];
+        for (text, want, why) in cases {
+            let got = parse_cidr(text).map(|o| o.map(|n| n.to_string()));
+            assert_eq!(got, want.map(|o| o.map(str::to_string)), "{text}: {why}");
+        }
+    }
+}

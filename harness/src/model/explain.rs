@@ -1,0 +1,226 @@
+//! Why the model gives a verdict: which policies isolate the source for
+//! egress and the destination for ingress, and which rule of which policy
+//! allowed each direction, or why none did.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{Model, Rule};
+use crate::cluster::Endpoint;
+use crate::probe::Probe;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    pub allowed: bool,
+    /// About the source (`x/a` sending).
+    pub egress: Direction,
+    /// About the destination (`x/b` receiving).
+    pub ingress: Direction,
+}
+
+/// One direction of one probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Direction {
+    /// The endpoint is not a pod (an external host or a node): no policy applies to it.
+    NotAPod { endpoint: String },
+    /// A pod's traffic to itself is always allowed.
+    SelfTraffic,
+    /// Traffic between a pod and the node it runs on is always allowed.
+    OwnNode { node: String },
+    /// No policy selects the pod for this direction.
+    NotIsolated { pod: String },
+    /// Policies select the pod; it is allowed if some rule matched.
+    Isolated {
+        pod: String,
+        policies: Vec<String>,
+        rules: Vec<RuleCheck>,
+    },
+}
+
+/// One rule of an isolating policy, checked against the probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleCheck {
+    /// `namespace/name`.
+    pub policy: String,
+    /// `ingress[0]` or `egress[2]`.
+    pub rule: String,
+    pub peer_matches: bool,
+    pub port_matches: bool,
+}
+
+impl RuleCheck {
+    pub fn allows(&self) -> bool {
+        self.peer_matches && self.port_matches
+    }
+}
+
+impl Direction {
+    pub fn allows(&self) -> bool {
+        match self {
+            Direction::Isolated { rules, .. } => rules.iter().any(RuleCheck::allows),
+            _ => true,
+        }
+    }
+}
+
+impl Model<'_> {
+    /// The verdict and its reasons. Slower than `allows`; for reports.
+    pub fn explain(&self, probe: &Probe) -> Explanation {
+        let c = self.cluster;
+        if probe.is_self() {
+            return Explanation {
+                allowed: true,
+                egress: Direction::SelfTraffic,
+                ingress: Direction::SelfTraffic,
+            };
+        }
+        let egress = match probe.from {
+            Endpoint::Pod(src) if probe.to == Endpoint::Node(c.pods[src].node) => {
+                Direction::OwnNode {
+                    node: c.nodes[c.pods[src].node].name.clone(),
+                }
+            }
+            Endpoint::Pod(src) => self.direction(
+                &self.egress_isolating[src],
+                probe.from,
+                probe.to,
+                probe,
+                "egress",
+            ),
+            other => Direction::NotAPod {
+                endpoint: c.endpoint_name(other),
+            },
+        };
+        let ingress = match probe.to {
+            Endpoint::Pod(dst) if probe.from == Endpoint::Node(c.pods[dst].node) => {
+                Direction::OwnNode {
+                    node: c.nodes[c.pods[dst].node].name.clone(),
+                }
+            }
+            Endpoint::Pod(dst) => self.direction(
+                &self.ingress_isolating[dst],
+                probe.to,
+                probe.from,
+                probe,
+                "ingress",
+            ),
+            other => Direction::NotAPod {
+                endpoint: c.endpoint_name(other),
+            },
+        };
+        Explanation {
+            allowed: egress.allows() && ingress.allows(),
+            egress,
+            ingress,
+        }
+    }
+
+    /// `pod` is the subject of the direction, `peer` the other end.
+    fn direction(
+        &self,
+        isolating: &[usize],
+        pod: Endpoint,
+        peer: Endpoint,
+        probe: &Probe,
+        kind: &str,
+    ) -> Direction {
+        let name = self.cluster.endpoint_name(pod);
+        if isolating.is_empty() {
+            return Direction::NotIsolated { pod: name };
+        }
+        let mut rules = Vec::new();
+        for &p in isolating {
+            let policy = &self.policies[p];
+            let list: &[Rule] = if kind == "ingress" {
+                policy.ingress.as_deref()
+            } else {
+                policy.egress.as_deref()
+            }
+            .unwrap_or_default();
+            for (i, rule) in list.iter().enumerate() {
+                rules.push(RuleCheck {
+                    policy: policy.key.clone(),
+                    rule: format!("{kind}[{i}]"),
+                    peer_matches: self.peer_matches(rule, peer),
+                    port_matches: self.port_matches(rule, probe),
+                });
+            }
+        }
+        Direction::Isolated {
+            pod: name,
+            policies: isolating
+                .iter()
+                .map(|&p| self.policies[p].key.clone())
+                .collect(),
+            rules,
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    /// One line, e.g. `x/b is isolated by x/deny-all, x/web; allowed by x/web ingress[0]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Direction::NotAPod { endpoint } => {
+                write!(f, "{endpoint} is not a pod: no policy applies")
+            }
+            Direction::SelfTraffic => f.write_str("a pod can always reach itself"),
+            Direction::OwnNode { node } => write!(
+                f,
+                "traffic between a pod and its own node ({node}) is always allowed"
+            ),
+            Direction::NotIsolated { pod } => write!(
+                f,
+                "{pod} is not isolated: no policy selects it for this direction"
+            ),
+            Direction::Isolated {
+                pod,
+                policies,
+                rules,
+            } => {
+                write!(f, "{pod} is isolated by {}; ", policies.join(", "))?;
+                let allowing: Vec<String> = rules
+                    .iter()
+                    .filter(|r| r.allows())
+                    .map(|r| format!("{} {}", r.policy, r.rule))
+                    .collect();
+                if !allowing.is_empty() {
+                    return write!(f, "allowed by {}", allowing.join(", "));
+                }
+                if rules.is_empty() {
+                    return f.write_str(
+                        "no rule allows it (the policies have no rules for this direction)",
+                    );
+                }
+                let why: Vec<String> = rules
+                    .iter()
+                    .map(|r| {
+                        let miss = match (r.peer_matches, r.port_matches) {
+                            (false, false) => "neither peer nor port matches",
+                            (false, true) => "peer does not match",
+                            _ => "port does not match",
+                        };
+                        format!("{} {}: {miss}", r.policy, r.rule)
+                    })
+                    .collect();
+                write!(f, "no rule allows it ({})", why.join("; "))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.allowed { "allowed" } else { "denied" };
+        if self.egress == Direction::SelfTraffic {
+            return write!(f, "{verdict}: {}", self.egress);
+        }
+        write!(
+            f,
+            "{verdict}: egress: {}; ingress: {}",
+            self.egress, self.ingress
+        )
+    }
+}

@@ -1,0 +1,107 @@
+//! Plain-text views for terminals and CI logs.
+
+use std::fmt::Write;
+
+use super::truth_table::{self, LEGEND};
+use crate::results::{ExpectationSource, Outcome, Report, ScenarioResult, Status};
+
+/// Mismatching probes listed under a table, at most.
+const MAX_LISTED: usize = 12;
+
+/// One line per scenario: `PASS  name  (486 probes, 2 rounds)  file`.
+pub fn scenario_line(r: &ScenarioResult) -> String {
+    let status = match r.status {
+        Status::Pass => "PASS ",
+        Status::Fail => "FAIL ",
+        Status::Error => "ERROR",
+    };
+    let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
+    let what = match (&r.expect_invalid, r.rounds.len()) {
+        (Some(field), _) => format!("expectInvalid {field}"),
+        (None, 0) => "not run".to_string(),
+        (None, n) => format!(
+            "{probes} probes, {n} round{}",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    format!("{status} {}  ({what})  {}", r.name, r.file)
+}
+
+/// For a scenario that did not pass: its message, and the truth table of
+/// each failing port/protocol of each round, with the mismatching probes
+/// and the model's explanation of each.
+pub fn details(r: &ScenarioResult) -> String {
+    let mut out = String::new();
+    if let Some(m) = &r.message {
+        for line in m.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    for round in &r.rounds {
+        let tables: Vec<_> = truth_table::tables(round)
+            .into_iter()
+            .filter(|t| t.has_mismatch())
+            .collect();
+        if tables.is_empty() {
+            continue;
+        }
+        let source = match round.expectation {
+            ExpectationSource::Scenario => "the scenario's expect",
+            ExpectationSource::Model => "the model (no expect in the scenario)",
+        };
+        let _ = writeln!(
+            out,
+            "  round {}: expected verdicts from {source}",
+            round.name
+        );
+        for t in &tables {
+            for line in truth_table::render(t).lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+            let bad: Vec<_> = t
+                .cells
+                .iter()
+                .flatten()
+                .flatten()
+                .filter(|p| p.result != Outcome::Pass)
+                .collect();
+            for p in bad.iter().take(MAX_LISTED) {
+                let observed = serde_json::to_value(p.observed)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    {} -> {} {}/{}: expected {}, observed {observed}",
+                    p.from, p.to, p.port, p.protocol, p.expected
+                );
+                if let Some(e) = &p.error {
+                    let _ = writeln!(out, "      error: {e}");
+                }
+                if let Some(e) = &p.explanation {
+                    let _ = writeln!(out, "      model: {e}");
+                }
+            }
+            if bad.len() > MAX_LISTED {
+                let _ = writeln!(out, "    ... and {} more", bad.len() - MAX_LISTED);
+            }
+        }
+        let _ = writeln!(out, "    ({LEGEND})");
+    }
+    out
+}
+
+pub fn summary(report: &Report) -> String {
+    let s = &report.summary;
+    format!(
+        "{} scenarios: {} passed, {} failed, {} errors; {} probes, {} failed, {} errors ({:.2} s)",
+        s.scenarios,
+        s.passed,
+        s.failed,
+        s.errors,
+        s.probes,
+        s.probes_failed,
+        s.probes_errors,
+        report.duration_ms / 1e3
+    )
+}

@@ -1,0 +1,283 @@
+//! The result model: run → scenario → round → probe, with what was
+//! expected, what was observed, and the model's explanation. Every output
+//! (terminal, JSON, and the other report formats) is a view of this; none
+//! recomputes a verdict. Its JSON form is documented in `docs/report-format.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::Protocol;
+use crate::expect::Verdict;
+
+/// Version of the JSON schema of `Report`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub harness: Harness,
+    /// `simulate` (the model is observed) or `run` (the lab is).
+    pub mode: Mode,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: f64,
+    pub summary: Summary,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Harness {
+    pub name: String,
+    pub version: String,
+}
+
+impl Harness {
+    pub fn current() -> Harness {
+        Harness {
+            name: "netpol".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Simulate,
+    Run,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub probes: usize,
+    pub probes_failed: usize,
+    pub probes_errors: usize,
+}
+
+impl Summary {
+    pub fn of(scenarios: &[ScenarioResult]) -> Summary {
+        let mut s = Summary {
+            scenarios: scenarios.len(),
+            ..Summary::default()
+        };
+        for sc in scenarios {
+            match sc.status {
+                Status::Pass => s.passed += 1,
+                Status::Fail => s.failed += 1,
+                Status::Error => s.errors += 1,
+            }
+            for p in sc.rounds.iter().flat_map(|r| &r.probes) {
+                s.probes += 1;
+                match p.result {
+                    Outcome::Pass => {}
+                    Outcome::Fail => s.probes_failed += 1,
+                    Outcome::Error => s.probes_errors += 1,
+                }
+            }
+        }
+        s
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.passed == self.scenarios
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every probe of every round passed (or an `expectInvalid` scenario was rejected as expected).
+    Pass,
+    /// Some probe's observed verdict differs from the expected one.
+    Fail,
+    /// The scenario could not be loaded or carried out, or a probe could not be.
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub status: Status,
+    /// Why the scenario errored, or how an `expectInvalid` scenario was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_invalid: Option<String>,
+    pub duration_ms: f64,
+    pub rounds: Vec<RoundResult>,
+}
+
+impl ScenarioResult {
+    /// A scenario that never got to probing.
+    pub fn without_rounds(
+        name: String,
+        file: String,
+        status: Status,
+        message: String,
+    ) -> ScenarioResult {
+        ScenarioResult {
+            name,
+            file,
+            description: None,
+            tags: Vec::new(),
+            status,
+            message: Some(message),
+            expect_invalid: None,
+            duration_ms: 0.0,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// The status the probes give: error if any errored, else fail if any failed.
+    pub fn status_of(rounds: &[RoundResult]) -> Status {
+        let outcomes = || rounds.iter().flat_map(|r| &r.probes).map(|p| p.result);
+        if outcomes().any(|o| o == Outcome::Error) {
+            Status::Error
+        } else if outcomes().any(|o| o == Outcome::Fail) {
+            Status::Fail
+        } else {
+            Status::Pass
+        }
+    }
+}
+
+/// Where a round's expected verdicts come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectationSource {
+    /// The scenario's hand-written `expect`.
+    Scenario,
+    /// The scenario has no `expect` for this round: the model of the spec is the expectation.
+    Model,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoundResult {
+    /// `initial` or the step's name.
+    pub name: String,
+    pub expectation: ExpectationSource,
+    pub duration_ms: f64,
+    pub probes: Vec<ProbeResult>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observed {
+    Allowed,
+    Denied,
+    /// The probe could not be carried out (a failure of the lab, not a deny).
+    Error,
+}
+
+impl From<Verdict> for Observed {
+    fn from(v: Verdict) -> Observed {
+        match v {
+            Verdict::Allowed => Observed::Allowed,
+            Verdict::Denied => Observed::Denied,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Peer names: `x/a`, `ext:gw`, `node:node-1`.
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub expected: Verdict,
+    pub observed: Observed,
+    pub result: Outcome,
+    /// The model's reasons, for probes that did not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+    /// Why the probe could not be carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ProbeResult {
+    pub fn outcome(expected: Verdict, observed: Observed) -> Outcome {
+        match (expected, observed) {
+            (_, Observed::Error) => Outcome::Error,
+            (Verdict::Allowed, Observed::Allowed) | (Verdict::Denied, Observed::Denied) => {
+                Outcome::Pass
+            }
+            _ => Outcome::Fail,
+        }
+    }
+}
+
+/// Now, as RFC 3339 in UTC (`2026-11-24T20:29:00Z`).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+fn rfc3339(unix: u64) -> String {
+    let (days, rem) = (unix / 86_400, unix % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_unix_time_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z", "a leap day");
+        assert_eq!(rfc3339(1_795_552_140), "2026-11-24T20:29:00Z");
+    }
+
+    #[test]
+    fn probe_outcomes() {
+        let cases = [
+            (Verdict::Allowed, Observed::Allowed, Outcome::Pass),
+            (Verdict::Denied, Observed::Denied, Outcome::Pass),
+            (Verdict::Allowed, Observed::Denied, Outcome::Fail),
+            (Verdict::Denied, Observed::Allowed, Outcome::Fail),
+            (Verdict::Denied, Observed::Error, Outcome::Error),
+        ];
+        for (expected, observed, want) in cases {
+            assert_eq!(
+                ProbeResult::outcome(expected, observed),
+                want,
+                "{expected:?} vs {observed:?}"
+            );
+        }
+    }
+}
