@@ -12,6 +12,7 @@ pub mod bench;
 pub mod cluster;
 pub mod expect;
 pub mod field_path;
+pub mod lab;
 pub mod model;
 pub mod peer;
 pub mod probe;

@@ -1,0 +1,174 @@
+//! Wiring the lab's namespaces together with rtnetlink (see `docs/lab.md`).
+//!
+//! Everything is routed at layer 3, as Calico does: every address is a /32;
+//! a pod's default route goes to the link-local gateway 169.254.1.1 on its
+//! veth; its node has a /32 route per pod; the fabric routes node, pod and
+//! external addresses. Neighbours are static (known MACs), so no probe
+//! waits for ARP and nothing depends on proxy-ARP.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::packet_route::neighbour::NeighbourState;
+use rtnetlink::packet_route::route::RouteScope;
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
+
+use super::netns::NetNs;
+
+/// The gateway every pod, node and external routes through.
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+
+/// Interface indexes the lab asks for, so it never has to look one up.
+pub mod ifindex {
+    /// The single uplink of a pod, node or external namespace (`eth0`).
+    pub const UPLINK: u32 = 2;
+    /// In a node namespace: the veth of pod `j` (global pod index).
+    pub fn pod_veth(j: usize) -> u32 {
+        1000 + j as u32
+    }
+    /// In the fabric namespace: the link to node `i`.
+    pub fn fabric_node(i: usize) -> u32 {
+        100 + i as u32
+    }
+    /// In the fabric namespace: the link to external `k`.
+    pub fn fabric_external(k: usize) -> u32 {
+        10_000 + k as u32
+    }
+}
+
+/// Deterministic MAC addresses: locally administered, `02:<role>:<index>`.
+pub fn mac(role: u8, index: usize) -> Vec<u8> {
+    let i = (index as u32).to_be_bytes();
+    vec![0x02, role, i[0], i[1], i[2], i[3]]
+}
+
+pub mod role {
+    pub const NODE_POD_VETH: u8 = 0x10;
+    pub const POD_ETH0: u8 = 0x11;
+    pub const NODE_ETH0: u8 = 0x20;
+    pub const FABRIC_NODE: u8 = 0x21;
+    pub const EXTERNAL_ETH0: u8 = 0x30;
+    pub const FABRIC_EXTERNAL: u8 = 0x31;
+}
+
+/// The name of pod `j`'s veth end in its node's namespace.
+pub fn pod_veth_name(j: usize) -> String {
+    format!("veth{j}")
+}
+
+fn nl_err(ns: &str, what: &str, e: rtnetlink::Error) -> io::Error {
+    io::Error::other(format!("{ns}: {what}: {e}"))
+}
+
+/// A netlink connection opened inside one namespace.
+#[derive(Debug, Clone)]
+pub struct Netlink {
+    ns: String,
+    handle: Handle,
+}
+
+impl Netlink {
+    pub async fn open(ns: &NetNs) -> io::Result<Netlink> {
+        let (conn, handle, _) = ns.run_in_runtime(rtnetlink::new_connection).await??;
+        tokio::spawn(conn);
+        Ok(Netlink { ns: ns.name().to_string(), handle })
+    }
+
+    pub async fn up(&self, index: u32) -> io::Result<()> {
+        let msg = LinkUnspec::new_with_index(index).up().build();
+        self.handle.link().set(msg).execute().await.map_err(|e| nl_err(&self.ns, &format!("link {index} up"), e))
+    }
+
+    pub async fn lo_up(&self) -> io::Result<()> {
+        self.up(1).await
+    }
+
+    /// Creates a veth pair: `name` here, `peer_name` in the namespace `peer_ns`.
+    pub async fn add_veth(&self, name: &str, index: u32, mac: Vec<u8>, peer_name: &str, peer_index: u32, peer_mac: Vec<u8>, peer_ns: &NetNs) -> io::Result<()> {
+        let peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer_name.to_string())
+            .index(peer_index)
+            .address(peer_mac)
+            .setns_by_fd(peer_ns.fd().as_raw_fd())
+            .build();
+        let msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+            .name(name.to_string())
+            .index(index)
+            .address(mac)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .up()
+            .build();
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &format!("veth {name} <-> {}:{peer_name}", peer_ns.name()), e))
+    }
+
+    pub async fn add_address(&self, index: u32, ip: Ipv4Addr) -> io::Result<()> {
+        self.handle
+            .address()
+            .add(index, IpAddr::V4(ip), 32)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &format!("address {ip}/32"), e))
+    }
+
+    /// `dst/32 dev index scope link [src src]`.
+    pub async fn add_link_route(&self, dst: Ipv4Addr, index: u32, src: Option<Ipv4Addr>) -> io::Result<()> {
+        let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, 32).output_interface(index).scope(RouteScope::Link);
+        if let Some(src) = src {
+            b = b.pref_source(src);
+        }
+        self.handle.route().add(b.build()).execute().await.map_err(|e| nl_err(&self.ns, &format!("route {dst}/32"), e))
+    }
+
+    /// `dst/prefix via gateway dev index`.
+    pub async fn add_gateway_route(&self, dst: Ipv4Addr, prefix: u8, gateway: Ipv4Addr, index: u32) -> io::Result<()> {
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix).gateway(gateway).output_interface(index).build();
+        self.handle.route().add(msg).execute().await.map_err(|e| nl_err(&self.ns, &format!("route {dst}/{prefix} via {gateway}"), e))
+    }
+
+    /// A permanent neighbour entry: `ip` is at `mac` on link `index`.
+    pub async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: &[u8]) -> io::Result<()> {
+        self.handle
+            .neighbours()
+            .add(index, IpAddr::V4(ip))
+            .link_layer_address(mac)
+            .state(NeighbourState::Permanent)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &format!("neighbour {ip}"), e))
+    }
+
+    /// The uplink side of a leaf namespace (pod, node or external): its
+    /// address on `eth0`, and a default route through the gateway, whose
+    /// MAC is `gateway_mac`.
+    pub async fn configure_uplink(&self, ip: Ipv4Addr, gateway_mac: &[u8]) -> io::Result<()> {
+        let eth0 = ifindex::UPLINK;
+        self.lo_up().await?;
+        self.up(eth0).await?;
+        self.add_address(eth0, ip).await?;
+        self.add_link_route(GATEWAY, eth0, None).await?;
+        self.add_neighbour(eth0, GATEWAY, gateway_mac).await?;
+        self.add_gateway_route(Ipv4Addr::UNSPECIFIED, 0, GATEWAY, eth0).await
+    }
+}
+
+/// Sysctls every lab namespace gets: no IPv6 chatter, no reverse-path
+/// filtering inherited from the host, and, for routers, forwarding.
+pub async fn base_sysctls(ns: &NetNs, router: bool) -> io::Result<()> {
+    for key in ["net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"] {
+        ns.sysctl(key, "1").await?;
+    }
+    for key in ["net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"] {
+        ns.sysctl(key, "0").await?;
+    }
+    if router {
+        ns.sysctl("net/ipv4/ip_forward", "1").await?;
+    }
+    Ok(())
+}
