@@ -8,8 +8,8 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::sync::{Arc, Mutex};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -53,13 +53,21 @@ impl Host {
     /// Starts the servers of `ports` inside `ns` (which already has `ip`).
     pub async fn start(ns: NetNs, ip: Ipv4Addr, ports: &[ContainerPort]) -> io::Result<Host> {
         let wanted: Vec<(u16, Protocol)> = ports.iter().map(|p| (p.port, p.protocol)).collect();
-        let stream_ports: Vec<(u16, Protocol)> = wanted.iter().copied().filter(|(_, p)| *p != Protocol::Sctp).collect();
+        let stream_ports: Vec<(u16, Protocol)> = wanted
+            .iter()
+            .copied()
+            .filter(|(_, p)| *p != Protocol::Sctp)
+            .collect();
         let sockets = ns
             .run(move || -> io::Result<Vec<(u16, Protocol, Socket)>> {
                 stream_ports
                     .into_iter()
                     .map(|(port, protocol)| {
-                        let kind = if protocol == Protocol::Tcp { Type::STREAM } else { Type::DGRAM };
+                        let kind = if protocol == Protocol::Tcp {
+                            Type::STREAM
+                        } else {
+                            Type::DGRAM
+                        };
                         let s = socket(kind, ip, port)?;
                         if protocol == Protocol::Tcp {
                             s.listen(1024)?;
@@ -72,7 +80,10 @@ impl Host {
         let serving = Arc::new(Mutex::new(HashSet::new()));
         let mut servers = JoinSet::new();
         for (port, protocol, s) in sockets {
-            serving.lock().expect("serving set").insert((port, protocol));
+            serving
+                .lock()
+                .expect("serving set")
+                .insert((port, protocol));
             let serving = serving.clone();
             match protocol {
                 Protocol::Tcp => {
@@ -80,7 +91,10 @@ impl Host {
                     servers.spawn(async move {
                         // Accepting completes the handshake; the probe needs nothing more.
                         while listener.accept().await.is_ok() {}
-                        serving.lock().expect("serving set").remove(&(port, protocol));
+                        serving
+                            .lock()
+                            .expect("serving set")
+                            .remove(&(port, protocol));
                     });
                 }
                 _ => {
@@ -90,21 +104,37 @@ impl Host {
                         while let Ok((n, from)) = udp.recv_from(&mut buf).await {
                             let _ = udp.send_to(&buf[..n], from).await;
                         }
-                        serving.lock().expect("serving set").remove(&(port, protocol));
+                        serving
+                            .lock()
+                            .expect("serving set")
+                            .remove(&(port, protocol));
                     });
                 }
             }
         }
-        let sctp_ports = wanted.iter().filter(|(_, p)| *p == Protocol::Sctp).map(|(port, _)| *port);
+        let sctp_ports = wanted
+            .iter()
+            .filter(|(_, p)| *p == Protocol::Sctp)
+            .map(|(port, _)| *port);
         let raw = RawEndpoint::start(&ns, ip, sctp_ports).await?;
-        Ok(Host { ns, ip, serving, raw, servers })
+        Ok(Host {
+            ns,
+            ip,
+            serving,
+            raw,
+            servers,
+        })
     }
 
     /// Whether a server answers `port`/`protocol` here, and is still running.
     pub fn serves(&self, port: u16, protocol: Protocol) -> bool {
         match protocol {
             Protocol::Sctp => self.raw.serves(port),
-            _ => self.serving.lock().expect("serving set").contains(&(port, protocol)),
+            _ => self
+                .serving
+                .lock()
+                .expect("serving set")
+                .contains(&(port, protocol)),
         }
     }
 
@@ -116,14 +146,22 @@ impl Host {
     }
 
     /// One attempt of a probe from this host.
-    pub async fn attempt(&self, dst: Ipv4Addr, port: u16, protocol: Protocol, timeout: Duration) -> Attempt {
+    pub async fn attempt(
+        &self,
+        dst: Ipv4Addr,
+        port: u16,
+        protocol: Protocol,
+        timeout: Duration,
+    ) -> Attempt {
         match protocol {
             Protocol::Tcp => self.tcp(dst, port, timeout).await,
             Protocol::Udp => self.udp(dst, port, timeout).await,
             Protocol::Sctp => match self.raw.init(dst, port, timeout).await {
                 Ok(InitOutcome::Answered) => Attempt::Allowed,
                 Ok(InitOutcome::Rejected(why)) => Attempt::Denied(format!("rejected: {why}")),
-                Ok(InitOutcome::TimedOut) => Attempt::Denied(format!("no INIT ACK within {timeout:?}")),
+                Ok(InitOutcome::TimedOut) => {
+                    Attempt::Denied(format!("no INIT ACK within {timeout:?}"))
+                }
                 Err(e) => Attempt::Error(format!("cannot send an SCTP INIT: {e}")),
             },
         }
@@ -133,7 +171,10 @@ impl Host {
         let ip = self.ip;
         match self.ns.run(move || socket(kind, ip, 0)).await {
             Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) | Err(e) => Err(Attempt::Error(format!("cannot create a client socket in {}: {e}", self.ns.name()))),
+            Ok(Err(e)) | Err(e) => Err(Attempt::Error(format!(
+                "cannot create a client socket in {}: {e}",
+                self.ns.name()
+            ))),
         }
     }
 
@@ -143,7 +184,12 @@ impl Host {
             Err(a) => return a,
         };
         let s = tokio::net::TcpSocket::from_std_stream(s.into());
-        match tokio::time::timeout(timeout, s.connect(SocketAddr::V4(SocketAddrV4::new(dst, port)))).await {
+        match tokio::time::timeout(
+            timeout,
+            s.connect(SocketAddr::V4(SocketAddrV4::new(dst, port))),
+        )
+        .await
+        {
             Ok(Ok(_)) => Attempt::Allowed,
             Ok(Err(e)) => refused(e),
             Err(_) => Attempt::Denied(format!("no handshake within {timeout:?}")),
@@ -169,7 +215,9 @@ impl Host {
         let mut buf = [0u8; 512];
         match tokio::time::timeout(timeout, udp.recv(&mut buf)).await {
             Ok(Ok(n)) if &buf[..n] == request.as_bytes() => Attempt::Allowed,
-            Ok(Ok(_)) => Attempt::Error("UDP: an answer that is not the echo of the request".into()),
+            Ok(Ok(_)) => {
+                Attempt::Error("UDP: an answer that is not the echo of the request".into())
+            }
             Ok(Err(e)) => refused(e),
             Err(_) => Attempt::Denied(format!("no UDP answer within {timeout:?}")),
         }
@@ -180,9 +228,10 @@ impl Host {
 /// or an ICMP unreachable. Anything else is a failure of the lab.
 fn refused(e: io::Error) -> Attempt {
     match e.kind() {
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-            Attempt::Denied(format!("rejected: {e}"))
-        }
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable => Attempt::Denied(format!("rejected: {e}")),
         io::ErrorKind::PermissionDenied => Attempt::Denied(format!("rejected locally: {e}")),
         _ => Attempt::Error(format!("{e}")),
     }

@@ -40,7 +40,10 @@ pub struct ProbeOptions {
 
 impl Default for ProbeOptions {
     fn default() -> Self {
-        ProbeOptions { timeout: Duration::from_millis(250), retry_timeout: Duration::from_millis(1000) }
+        ProbeOptions {
+            timeout: Duration::from_millis(250),
+            retry_timeout: Duration::from_millis(1000),
+        }
     }
 }
 
@@ -78,8 +81,16 @@ impl Lab {
         names.extend(cluster.nodes.iter().map(|n| ns_name("node", &n.name)));
         names.extend(cluster.pods.iter().map(|p| ns_name("pod", &p.key())));
         names.extend(cluster.externals.iter().map(|e| ns_name("ext", &e.name)));
-        let created = join_all(names.into_iter().map(|n| tokio::task::spawn_blocking(move || NetNs::create(&n)))).await;
-        let mut all = created.into_iter().map(|r| r.map_err(io::Error::other).and_then(|r| r)).collect::<io::Result<Vec<NetNs>>>()?;
+        let created = join_all(
+            names
+                .into_iter()
+                .map(|n| tokio::task::spawn_blocking(move || NetNs::create(&n))),
+        )
+        .await;
+        let mut all = created
+            .into_iter()
+            .map(|r| r.map_err(io::Error::other).and_then(|r| r))
+            .collect::<io::Result<Vec<NetNs>>>()?;
         let externals_ns = all.split_off(1 + cluster.nodes.len() + cluster.pods.len());
         let pods_ns = all.split_off(1 + cluster.nodes.len());
         let nodes_ns = all.split_off(1);
@@ -91,12 +102,40 @@ impl Lab {
         let links = t.elapsed();
 
         let t = Instant::now();
-        let nodes = try_join_all(nodes_ns.into_iter().zip(&cluster.nodes).map(|(ns, n)| Host::start(ns, n.ip, &n.ports))).await?;
-        let pods = try_join_all(pods_ns.into_iter().zip(&cluster.pods).map(|(ns, p)| Host::start(ns, p.ip, &p.ports))).await?;
-        let externals = try_join_all(externals_ns.into_iter().zip(&cluster.externals).map(|(ns, e)| Host::start(ns, e.ip, &e.ports))).await?;
+        let nodes = try_join_all(
+            nodes_ns
+                .into_iter()
+                .zip(&cluster.nodes)
+                .map(|(ns, n)| Host::start(ns, n.ip, &n.ports)),
+        )
+        .await?;
+        let pods = try_join_all(
+            pods_ns
+                .into_iter()
+                .zip(&cluster.pods)
+                .map(|(ns, p)| Host::start(ns, p.ip, &p.ports)),
+        )
+        .await?;
+        let externals = try_join_all(
+            externals_ns
+                .into_iter()
+                .zip(&cluster.externals)
+                .map(|(ns, e)| Host::start(ns, e.ip, &e.ports)),
+        )
+        .await?;
         let servers = t.elapsed();
 
-        Ok(Lab { fabric, nodes, pods, externals, timings: BuildTimings { namespaces, links, servers } })
+        Ok(Lab {
+            fabric,
+            nodes,
+            pods,
+            externals,
+            timings: BuildTimings {
+                namespaces,
+                links,
+                servers,
+            },
+        })
     }
 
     pub fn host(&self, e: Endpoint) -> &Host {
@@ -113,7 +152,13 @@ impl Lab {
 
     /// Every namespace of the lab, fabric first.
     pub fn namespaces(&self) -> impl Iterator<Item = &NetNs> {
-        std::iter::once(&self.fabric).chain(self.nodes.iter().chain(&self.pods).chain(&self.externals).map(|h| &h.ns))
+        std::iter::once(&self.fabric).chain(
+            self.nodes
+                .iter()
+                .chain(&self.pods)
+                .chain(&self.externals)
+                .map(|h| &h.ns),
+        )
     }
 
     /// Carries out `probes`, all at once. Probes observed denied are tried
@@ -121,8 +166,15 @@ impl Lab {
     /// cannot carry out (no server, no socket) is an error, never a deny.
     pub async fn probe(&self, probes: &[Probe], options: &ProbeOptions) -> Vec<Observation> {
         let mut attempts = join_all(probes.iter().map(|p| self.attempt(p, options.timeout))).await;
-        let retry: Vec<usize> = (0..probes.len()).filter(|&i| matches!(attempts[i], Attempt::Denied(_))).collect();
-        let second = join_all(retry.iter().map(|&i| self.attempt(&probes[i], options.retry_timeout))).await;
+        let retry: Vec<usize> = (0..probes.len())
+            .filter(|&i| matches!(attempts[i], Attempt::Denied(_)))
+            .collect();
+        let second = join_all(
+            retry
+                .iter()
+                .map(|&i| self.attempt(&probes[i], options.retry_timeout)),
+        )
+        .await;
         for (i, a) in retry.into_iter().zip(second) {
             attempts[i] = a;
         }
@@ -139,15 +191,26 @@ impl Lab {
     async fn attempt(&self, p: &Probe, timeout: Duration) -> Attempt {
         let dst = self.host(p.to);
         if !dst.serves(p.port, p.protocol) {
-            return Attempt::Error(format!("{} serves nothing on {}/{}", dst.ns.name(), p.port, p.protocol));
+            return Attempt::Error(format!(
+                "{} serves nothing on {}/{}",
+                dst.ns.name(),
+                p.port,
+                p.protocol
+            ));
         }
-        self.host(p.from).attempt(dst.ip, p.port, p.protocol, timeout).await
+        self.host(p.from)
+            .attempt(dst.ip, p.port, p.protocol, timeout)
+            .await
     }
 
     /// Stops every server, then frees every namespace.
     pub async fn teardown(self) -> Duration {
         let t = Instant::now();
-        let hosts = self.nodes.into_iter().chain(self.pods).chain(self.externals);
+        let hosts = self
+            .nodes
+            .into_iter()
+            .chain(self.pods)
+            .chain(self.externals);
         let namespaces: Vec<NetNs> = join_all(hosts.map(Host::stop)).await;
         drop(namespaces);
         drop(self.fabric);
@@ -156,9 +219,24 @@ impl Lab {
 }
 
 /// Creates the links, addresses, routes and neighbours of the lab.
-async fn wire(cluster: &Cluster, fabric: &NetNs, nodes: &[NetNs], pods: &[NetNs], externals: &[NetNs]) -> io::Result<()> {
-    let all: Vec<&NetNs> = std::iter::once(fabric).chain(nodes).chain(pods).chain(externals).collect();
-    try_join_all(all.iter().enumerate().map(|(i, ns)| base_sysctls(ns, i <= nodes.len()))).await?;
+async fn wire(
+    cluster: &Cluster,
+    fabric: &NetNs,
+    nodes: &[NetNs],
+    pods: &[NetNs],
+    externals: &[NetNs],
+) -> io::Result<()> {
+    let all: Vec<&NetNs> = std::iter::once(fabric)
+        .chain(nodes)
+        .chain(pods)
+        .chain(externals)
+        .collect();
+    try_join_all(
+        all.iter()
+            .enumerate()
+            .map(|(i, ns)| base_sysctls(ns, i <= nodes.len())),
+    )
+    .await?;
     let fabric_nl = Netlink::open(fabric).await?;
     let node_nl = try_join_all(nodes.iter().map(Netlink::open)).await?;
     let pod_nl = try_join_all(pods.iter().map(Netlink::open)).await?;
@@ -168,29 +246,90 @@ async fn wire(cluster: &Cluster, fabric: &NetNs, nodes: &[NetNs], pods: &[NetNs]
     // Fabric <-> nodes and externals.
     for (i, node) in cluster.nodes.iter().enumerate() {
         let link = ifindex::fabric_node(i);
-        fabric_nl.add_veth(&format!("node{i}"), link, mac(role::FABRIC_NODE, i), "eth0", ifindex::UPLINK, mac(role::NODE_ETH0, i), &nodes[i]).await?;
+        fabric_nl
+            .add_veth(
+                &format!("node{i}"),
+                link,
+                mac(role::FABRIC_NODE, i),
+                "eth0",
+                ifindex::UPLINK,
+                mac(role::NODE_ETH0, i),
+                &nodes[i],
+            )
+            .await?;
         fabric_nl.add_link_route(node.ip, link, None).await?;
-        fabric_nl.add_neighbour(link, node.ip, &mac(role::NODE_ETH0, i)).await?;
+        fabric_nl
+            .add_neighbour(link, node.ip, &mac(role::NODE_ETH0, i))
+            .await?;
     }
     for (k, ext) in cluster.externals.iter().enumerate() {
         let link = ifindex::fabric_external(k);
-        fabric_nl.add_veth(&format!("ext{k}"), link, mac(role::FABRIC_EXTERNAL, k), "eth0", ifindex::UPLINK, mac(role::EXTERNAL_ETH0, k), &externals[k]).await?;
+        fabric_nl
+            .add_veth(
+                &format!("ext{k}"),
+                link,
+                mac(role::FABRIC_EXTERNAL, k),
+                "eth0",
+                ifindex::UPLINK,
+                mac(role::EXTERNAL_ETH0, k),
+                &externals[k],
+            )
+            .await?;
         fabric_nl.add_link_route(ext.ip, link, None).await?;
-        fabric_nl.add_neighbour(link, ext.ip, &mac(role::EXTERNAL_ETH0, k)).await?;
+        fabric_nl
+            .add_neighbour(link, ext.ip, &mac(role::EXTERNAL_ETH0, k))
+            .await?;
     }
     // Nodes <-> their pods; the fabric reaches a pod through its node.
     for (j, pod) in cluster.pods.iter().enumerate() {
         let (n, node_ip) = (pod.node, cluster.nodes[pod.node].ip);
         let veth = ifindex::pod_veth(j);
-        node_nl[n].add_veth(&topology::pod_veth_name(j), veth, mac(role::NODE_POD_VETH, j), "eth0", ifindex::UPLINK, mac(role::POD_ETH0, j), &pods[j]).await?;
-        node_nl[n].add_link_route(pod.ip, veth, Some(node_ip)).await?;
-        node_nl[n].add_neighbour(veth, pod.ip, &mac(role::POD_ETH0, j)).await?;
-        fabric_nl.add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n)).await?;
+        node_nl[n]
+            .add_veth(
+                &topology::pod_veth_name(j),
+                veth,
+                mac(role::NODE_POD_VETH, j),
+                "eth0",
+                ifindex::UPLINK,
+                mac(role::POD_ETH0, j),
+                &pods[j],
+            )
+            .await?;
+        node_nl[n]
+            .add_link_route(pod.ip, veth, Some(node_ip))
+            .await?;
+        node_nl[n]
+            .add_neighbour(veth, pod.ip, &mac(role::POD_ETH0, j))
+            .await?;
+        fabric_nl
+            .add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n))
+            .await?;
     }
     // Every leaf's uplink, in parallel.
-    let uplinks = cluster.nodes.iter().enumerate().map(|(i, n)| (&node_nl[i], n.ip, mac(role::FABRIC_NODE, i)))
-        .chain(cluster.pods.iter().enumerate().map(|(j, p)| (&pod_nl[j], p.ip, mac(role::NODE_POD_VETH, j))))
-        .chain(cluster.externals.iter().enumerate().map(|(k, e)| (&ext_nl[k], e.ip, mac(role::FABRIC_EXTERNAL, k))));
-    try_join_all(uplinks.map(|(nl, ip, gw_mac): (&Netlink, Ipv4Addr, Vec<u8>)| async move { nl.configure_uplink(ip, &gw_mac).await })).await?;
+    let uplinks = cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (&node_nl[i], n.ip, mac(role::FABRIC_NODE, i)))
+        .chain(
+            cluster
+                .pods
+                .iter()
+                .enumerate()
+                .map(|(j, p)| (&pod_nl[j], p.ip, mac(role::NODE_POD_VETH, j))),
+        )
+        .chain(
+            cluster
+                .externals
+                .iter()
+                .enumerate()
+                .map(|(k, e)| (&ext_nl[k], e.ip, mac(role::FABRIC_EXTERNAL, k))),
+        );
+    try_join_all(uplinks.map(
+        |(nl, ip, gw_mac): (&Netlink, Ipv4Addr, Vec<u8>)| async move {
+            nl.configure_uplink(ip, &gw_mac).await
+        },
+    ))
+    .await?;
     Ok(())
 }

@@ -52,7 +52,9 @@ pub struct RawEndpoint {
 
 impl std::fmt::Debug for RawEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawEndpoint").field("ip", &self.ip).finish_non_exhaustive()
+        f.debug_struct("RawEndpoint")
+            .field("ip", &self.ip)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,19 +70,33 @@ fn raw_socket(protocol: i32, ip: Ipv4Addr) -> io::Result<Socket> {
 impl RawEndpoint {
     /// Opens the raw SCTP and ICMP sockets inside `ns` and starts serving
     /// the SCTP ports in `served`.
-    pub async fn start(ns: &NetNs, ip: Ipv4Addr, served: impl IntoIterator<Item = u16>) -> io::Result<RawEndpoint> {
+    pub async fn start(
+        ns: &NetNs,
+        ip: Ipv4Addr,
+        served: impl IntoIterator<Item = u16>,
+    ) -> io::Result<RawEndpoint> {
         let (sctp, icmp) = ns
-            .run(move || -> io::Result<(Socket, Socket)> { Ok((raw_socket(IPPROTO_SCTP, ip)?, raw_socket(libc_icmp(), ip)?)) })
+            .run(move || -> io::Result<(Socket, Socket)> {
+                Ok((raw_socket(IPPROTO_SCTP, ip)?, raw_socket(libc_icmp(), ip)?))
+            })
             .await??;
         // Raw sockets driven through tokio's datagram socket type: recvfrom and
         // sendto are the same system calls, and registration needs no unsafe code.
         let sctp = Arc::new(UdpSocket::from_std(sctp.into())?);
         let icmp = UdpSocket::from_std(icmp.into())?;
-        let shared = Arc::new(Mutex::new(Shared { served: served.into_iter().collect(), ..Shared::default() }));
+        let shared = Arc::new(Mutex::new(Shared {
+            served: served.into_iter().collect(),
+            ..Shared::default()
+        }));
         let mut tasks = JoinSet::new();
         tasks.spawn(receive_sctp(sctp.clone(), shared.clone(), ip));
         tasks.spawn(receive_icmp(icmp, shared.clone()));
-        Ok(RawEndpoint { ip, sctp, shared, tasks })
+        Ok(RawEndpoint {
+            ip,
+            sctp,
+            shared,
+            tasks,
+        })
     }
 
     /// Stops receiving and closes the sockets.
@@ -90,12 +106,21 @@ impl RawEndpoint {
 
     /// Whether this host answers INITs to `port` (the receiver still runs).
     pub fn serves(&self, port: u16) -> bool {
-        self.shared.lock().expect("raw endpoint state").served.contains(&port)
+        self.shared
+            .lock()
+            .expect("raw endpoint state")
+            .served
+            .contains(&port)
     }
 
     /// Sends an INIT from a fresh port to `dst:port` and waits up to
     /// `timeout` for the INIT ACK.
-    pub async fn init(&self, dst: Ipv4Addr, port: u16, timeout: Duration) -> io::Result<InitOutcome> {
+    pub async fn init(
+        &self,
+        dst: Ipv4Addr,
+        port: u16,
+        timeout: Duration,
+    ) -> io::Result<InitOutcome> {
         let (tx, rx) = oneshot::channel();
         let (local_port, initiate_tag) = {
             let mut shared = self.shared.lock().expect("raw endpoint state");
@@ -111,7 +136,13 @@ impl RawEndpoint {
                     break p;
                 }
             };
-            shared.waiters.insert((dst, port, local_port), Waiter { initiate_tag: tag, done: tx });
+            shared.waiters.insert(
+                (dst, port, local_port),
+                Waiter {
+                    initiate_tag: tag,
+                    done: tx,
+                },
+            );
             (local_port, tag)
         };
         let packet = Packet::init(local_port, port, initiate_tag).encode();
@@ -124,7 +155,11 @@ impl RawEndpoint {
                 Err(_) => InitOutcome::TimedOut,
             }),
         };
-        self.shared.lock().expect("raw endpoint state").waiters.remove(&(dst, port, local_port));
+        self.shared
+            .lock()
+            .expect("raw endpoint state")
+            .waiters
+            .remove(&(dst, port, local_port));
         outcome
     }
 }
@@ -135,7 +170,10 @@ fn libc_icmp() -> i32 {
 }
 
 async fn send(socket: &UdpSocket, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-    socket.send_to(packet, SocketAddrV4::new(dst, 0)).await.map(|_| ())
+    socket
+        .send_to(packet, SocketAddrV4::new(dst, 0))
+        .await
+        .map(|_| ())
 }
 
 async fn receive(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
@@ -151,15 +189,23 @@ async fn receive_sctp(socket: Arc<UdpSocket>, shared: Arc<Mutex<Shared>>, local:
             shared.lock().expect("raw endpoint state").served.clear();
             return;
         };
-        let Ok(ip) = Ipv4HeaderSlice::from_slice(&buf[..n]) else { continue };
+        let Ok(ip) = Ipv4HeaderSlice::from_slice(&buf[..n]) else {
+            continue;
+        };
         if ip.destination_addr() != local {
             continue;
         }
         let peer = ip.source_addr();
-        let Some(packet) = Packet::decode(&buf[ip.slice().len()..n]) else { continue };
+        let Some(packet) = Packet::decode(&buf[ip.slice().len()..n]) else {
+            continue;
+        };
         match packet.chunk {
             Chunk::Init { .. } => {
-                let serves = shared.lock().expect("raw endpoint state").served.contains(&packet.dst_port);
+                let serves = shared
+                    .lock()
+                    .expect("raw endpoint state")
+                    .served
+                    .contains(&packet.dst_port);
                 if serves {
                     if let Some(ack) = Packet::init_ack(&packet, random_u32() | 1) {
                         let _ = send(&socket, &ack.encode(), peer).await;
@@ -170,7 +216,11 @@ async fn receive_sctp(socket: Arc<UdpSocket>, shared: Arc<Mutex<Shared>>, local:
                 let key = (peer, packet.src_port, packet.dst_port);
                 let mut shared = shared.lock().expect("raw endpoint state");
                 // Only an INIT ACK carrying our initiate tag answers our INIT.
-                if shared.waiters.get(&key).is_some_and(|w| w.initiate_tag == packet.verification_tag) {
+                if shared
+                    .waiters
+                    .get(&key)
+                    .is_some_and(|w| w.initiate_tag == packet.verification_tag)
+                {
                     let w = shared.waiters.remove(&key).expect("checked above");
                     let _ = w.done.send(InitOutcome::Answered);
                 }
@@ -184,22 +234,38 @@ async fn receive_sctp(socket: Arc<UdpSocket>, shared: Arc<Mutex<Shared>>, local:
 async fn receive_icmp(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok(n) = receive(&socket, &mut buf).await else { return };
-        let Ok(outer) = Ipv4HeaderSlice::from_slice(&buf[..n]) else { continue };
+        let Ok(n) = receive(&socket, &mut buf).await else {
+            return;
+        };
+        let Ok(outer) = Ipv4HeaderSlice::from_slice(&buf[..n]) else {
+            continue;
+        };
         let icmp = &buf[outer.slice().len()..n];
         // Type 3: destination unreachable; then 4 unused bytes and the quoted datagram.
         if icmp.len() < 8 || icmp[0] != 3 {
             continue;
         }
         let quoted = &icmp[8..];
-        let Ok(inner) = Ipv4HeaderSlice::from_slice(quoted) else { continue };
+        let Ok(inner) = Ipv4HeaderSlice::from_slice(quoted) else {
+            continue;
+        };
         if inner.protocol() != IpNumber(IPPROTO_SCTP as u8) {
             continue;
         }
-        let Some((src_port, dst_port, _)) = Packet::quoted(&quoted[inner.slice().len()..]) else { continue };
+        let Some((src_port, dst_port, _)) = Packet::quoted(&quoted[inner.slice().len()..]) else {
+            continue;
+        };
         let key = (inner.destination_addr(), dst_port, src_port);
-        if let Some(w) = shared.lock().expect("raw endpoint state").waiters.remove(&key) {
-            let _ = w.done.send(InitOutcome::Rejected(format!("ICMP destination unreachable, code {}", icmp[1])));
+        if let Some(w) = shared
+            .lock()
+            .expect("raw endpoint state")
+            .waiters
+            .remove(&key)
+        {
+            let _ = w.done.send(InitOutcome::Rejected(format!(
+                "ICMP destination unreachable, code {}",
+                icmp[1]
+            )));
         }
     }
 }
@@ -208,6 +274,10 @@ async fn receive_icmp(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
 fn random_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
     h.finish() as u32
 }

@@ -33,13 +33,20 @@ pub enum Chunk {
 impl Packet {
     /// The INIT a client sends to open an association.
     pub fn init(src_port: u16, dst_port: u16, initiate_tag: u32) -> Packet {
-        Packet { src_port, dst_port, verification_tag: 0, chunk: Chunk::Init { initiate_tag } }
+        Packet {
+            src_port,
+            dst_port,
+            verification_tag: 0,
+            chunk: Chunk::Init { initiate_tag },
+        }
     }
 
     /// The INIT ACK a server answers `init` with.
     pub fn init_ack(init: &Packet, initiate_tag: u32) -> Option<Packet> {
         match init.chunk {
-            Chunk::Init { initiate_tag: peer_tag } => Some(Packet {
+            Chunk::Init {
+                initiate_tag: peer_tag,
+            } => Some(Packet {
                 src_port: init.dst_port,
                 dst_port: init.src_port,
                 verification_tag: peer_tag,
@@ -56,8 +63,16 @@ impl Packet {
             Chunk::InitAck { initiate_tag } => (CHUNK_INIT_ACK, initiate_tag),
         };
         // An INIT ACK must carry a State Cookie; ours is opaque and never echoed.
-        let cookie: &[u8] = if kind == CHUNK_INIT_ACK { b"netpol-cookie" } else { b"" };
-        let param_len = if cookie.is_empty() { 0 } else { 4 + cookie.len() };
+        let cookie: &[u8] = if kind == CHUNK_INIT_ACK {
+            b"netpol-cookie"
+        } else {
+            b""
+        };
+        let param_len = if cookie.is_empty() {
+            0
+        } else {
+            4 + cookie.len()
+        };
         let chunk_len = INIT_FIXED_LEN + param_len;
         let mut b = Vec::with_capacity(COMMON_HEADER_LEN + chunk_len + 3);
         b.extend_from_slice(&self.src_port.to_be_bytes());
@@ -105,14 +120,23 @@ impl Packet {
             CHUNK_INIT_ACK => Chunk::InitAck { initiate_tag },
             _ => return None,
         };
-        Some(Packet { src_port: u16_at(0), dst_port: u16_at(2), verification_tag: u32_at(4), chunk })
+        Some(Packet {
+            src_port: u16_at(0),
+            dst_port: u16_at(2),
+            verification_tag: u32_at(4),
+            chunk,
+        })
     }
 
     /// Ports and verification tag from the first 8 bytes of an SCTP header,
     /// as an ICMP error quotes them.
     pub fn quoted(b: &[u8]) -> Option<(u16, u16, u32)> {
         (b.len() >= 8).then(|| {
-            (u16::from_be_bytes([b[0], b[1]]), u16::from_be_bytes([b[2], b[3]]), u32::from_be_bytes([b[4], b[5], b[6], b[7]]))
+            (
+                u16::from_be_bytes([b[0], b[1]]),
+                u16::from_be_bytes([b[2], b[3]]),
+                u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            )
         })
     }
 }
@@ -126,13 +150,25 @@ mod tests {
         let init = Packet::init(40_000, 80, 0xdead_beef);
         let wire = init.encode();
         assert_eq!(wire.len(), 32, "12-byte header + 20-byte INIT");
-        assert_eq!(&wire[4..8], &[0, 0, 0, 0], "an INIT carries verification tag 0");
+        assert_eq!(
+            &wire[4..8],
+            &[0, 0, 0, 0],
+            "an INIT carries verification tag 0"
+        );
         assert_eq!(Packet::decode(&wire), Some(init));
         let ack = Packet::init_ack(&init, 0x1234_5678).unwrap();
-        assert_eq!((ack.src_port, ack.dst_port, ack.verification_tag), (80, 40_000, 0xdead_beef), "the INIT ACK carries the INIT's initiate tag");
+        assert_eq!(
+            (ack.src_port, ack.dst_port, ack.verification_tag),
+            (80, 40_000, 0xdead_beef),
+            "the INIT ACK carries the INIT's initiate tag"
+        );
         let wire = ack.encode();
         assert_eq!(wire.len() % 4, 0, "padded to 4 bytes");
-        assert_eq!(u16::from_be_bytes([wire[14], wire[15]]), 37, "chunk length excludes padding: 20 + 4 + 13");
+        assert_eq!(
+            u16::from_be_bytes([wire[14], wire[15]]),
+            37,
+            "chunk length excludes padding: 20 + 4 + 13"
+        );
         assert_eq!(Packet::decode(&wire), Some(ack));
     }
 

@@ -73,12 +73,20 @@ impl Netlink {
     pub async fn open(ns: &NetNs) -> io::Result<Netlink> {
         let (conn, handle, _) = ns.run_in_runtime(rtnetlink::new_connection).await??;
         tokio::spawn(conn);
-        Ok(Netlink { ns: ns.name().to_string(), handle })
+        Ok(Netlink {
+            ns: ns.name().to_string(),
+            handle,
+        })
     }
 
     pub async fn up(&self, index: u32) -> io::Result<()> {
         let msg = LinkUnspec::new_with_index(index).up().build();
-        self.handle.link().set(msg).execute().await.map_err(|e| nl_err(&self.ns, &format!("link {index} up"), e))
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &format!("link {index} up"), e))
     }
 
     pub async fn lo_up(&self) -> io::Result<()> {
@@ -86,7 +94,16 @@ impl Netlink {
     }
 
     /// Creates a veth pair: `name` here, `peer_name` in the namespace `peer_ns`.
-    pub async fn add_veth(&self, name: &str, index: u32, mac: Vec<u8>, peer_name: &str, peer_index: u32, peer_mac: Vec<u8>, peer_ns: &NetNs) -> io::Result<()> {
+    pub async fn add_veth(
+        &self,
+        name: &str,
+        index: u32,
+        mac: Vec<u8>,
+        peer_name: &str,
+        peer_index: u32,
+        peer_mac: Vec<u8>,
+        peer_ns: &NetNs,
+    ) -> io::Result<()> {
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer_name.to_string())
             .index(peer_index)
@@ -100,12 +117,13 @@ impl Netlink {
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
             .up()
             .build();
-        self.handle
-            .link()
-            .add(msg)
-            .execute()
-            .await
-            .map_err(|e| nl_err(&self.ns, &format!("veth {name} <-> {}:{peer_name}", peer_ns.name()), e))
+        self.handle.link().add(msg).execute().await.map_err(|e| {
+            nl_err(
+                &self.ns,
+                &format!("veth {name} <-> {}:{peer_name}", peer_ns.name()),
+                e,
+            )
+        })
     }
 
     pub async fn add_address(&self, index: u32, ip: Ipv4Addr) -> io::Result<()> {
@@ -118,18 +136,46 @@ impl Netlink {
     }
 
     /// `dst/32 dev index scope link [src src]`.
-    pub async fn add_link_route(&self, dst: Ipv4Addr, index: u32, src: Option<Ipv4Addr>) -> io::Result<()> {
-        let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, 32).output_interface(index).scope(RouteScope::Link);
+    pub async fn add_link_route(
+        &self,
+        dst: Ipv4Addr,
+        index: u32,
+        src: Option<Ipv4Addr>,
+    ) -> io::Result<()> {
+        let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(dst, 32)
+            .output_interface(index)
+            .scope(RouteScope::Link);
         if let Some(src) = src {
             b = b.pref_source(src);
         }
-        self.handle.route().add(b.build()).execute().await.map_err(|e| nl_err(&self.ns, &format!("route {dst}/32"), e))
+        self.handle
+            .route()
+            .add(b.build())
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/32"), e))
     }
 
     /// `dst/prefix via gateway dev index`.
-    pub async fn add_gateway_route(&self, dst: Ipv4Addr, prefix: u8, gateway: Ipv4Addr, index: u32) -> io::Result<()> {
-        let msg = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix).gateway(gateway).output_interface(index).build();
-        self.handle.route().add(msg).execute().await.map_err(|e| nl_err(&self.ns, &format!("route {dst}/{prefix} via {gateway}"), e))
+    pub async fn add_gateway_route(
+        &self,
+        dst: Ipv4Addr,
+        prefix: u8,
+        gateway: Ipv4Addr,
+        index: u32,
+    ) -> io::Result<()> {
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(dst, prefix)
+            .gateway(gateway)
+            .output_interface(index)
+            .build();
+        self.handle
+            .route()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/{prefix} via {gateway}"), e))
     }
 
     /// A permanent neighbour entry: `ip` is at `mac` on link `index`.
@@ -154,17 +200,24 @@ impl Netlink {
         self.add_address(eth0, ip).await?;
         self.add_link_route(GATEWAY, eth0, None).await?;
         self.add_neighbour(eth0, GATEWAY, gateway_mac).await?;
-        self.add_gateway_route(Ipv4Addr::UNSPECIFIED, 0, GATEWAY, eth0).await
+        self.add_gateway_route(Ipv4Addr::UNSPECIFIED, 0, GATEWAY, eth0)
+            .await
     }
 }
 
 /// Sysctls every lab namespace gets: no IPv6 chatter, no reverse-path
 /// filtering inherited from the host, and, for routers, forwarding.
 pub async fn base_sysctls(ns: &NetNs, router: bool) -> io::Result<()> {
-    for key in ["net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"] {
+    for key in [
+        "net/ipv6/conf/all/disable_ipv6",
+        "net/ipv6/conf/default/disable_ipv6",
+    ] {
         ns.sysctl(key, "1").await?;
     }
-    for key in ["net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"] {
+    for key in [
+        "net/ipv4/conf/all/rp_filter",
+        "net/ipv4/conf/default/rp_filter",
+    ] {
         ns.sysctl(key, "0").await?;
     }
     if router {

@@ -9,6 +9,7 @@ use kube::core::{Selector, SelectorExt};
 use super::{BitSet, CompiledPolicy, Model, Peer, Port, PortNumbers, Rule};
 use crate::cluster::{Cluster, Protocol};
 use crate::scenario::Policy;
+use crate::validation::cidr::parse_cidr_sloppy;
 
 /// A policy the model cannot interpret. The loader validates policies as
 /// the API server does, so this only happens to policies that skipped it.
@@ -136,15 +137,17 @@ impl Compiler<'_> {
 
     fn peer(&self, peer: &NetworkPolicyPeer) -> Result<Peer, CompileError> {
         if let Some(block) = &peer.ip_block {
-            let cidr = parse_cidr(&block.cidr)
-                .ok_or_else(|| self.error(format!("invalid cidr {:?}", block.cidr)))?;
-            let mut except = Vec::new();
-            for x in block.except.iter().flatten() {
-                match parse_cidr(x).ok_or_else(|| self.error(format!("invalid except {x:?}")))? {
-                    Some(net) => except.push(net),
-                    None => {} // IPv6: excludes no IPv4 address
-                }
-            }
+            let parse = |s: &String| {
+                parse_cidr_sloppy(s)
+                    .ok_or_else(|| self.error(format!("invalid CIDR {s:?} in ipBlock")))
+            };
+            let cidr = parse(&block.cidr)?;
+            let except = block
+                .except
+                .iter()
+                .flatten()
+                .map(parse)
+                .collect::<Result<_, _>>()?;
             return Ok(Peer::IpBlock { cidr, except });
         }
         let pods = match (&peer.namespace_selector, &peer.pod_selector) {
@@ -221,64 +224,5 @@ impl Compiler<'_> {
             }
         };
         Ok(Port { protocol, numbers })
-    }
-}
-
-/// Parses a CIDR the way the API server accepts it (host bits may be set,
-/// IPv4 octets may have leading zeros). `Ok(None)`: an IPv6 block.
-fn parse_cidr(s: &str) -> Option<Option<ipnet::Ipv4Net>> {
-    let (addr, prefix) = s.split_once('/')?;
-    let prefix: u8 = prefix.parse().ok()?;
-    if addr.contains(':') {
-        return addr
-            .parse::<std::net::Ipv6Addr>()
-            .ok()
-            .filter(|_| prefix <= 128)
-            .map(|_| None);
-    }
-    let octets: Vec<u8> = addr
-        .split('.')
-        .map(|o| {
-            if o.is_empty() || o.len() > 3 {
-                None
-            } else {
-                o.parse().ok()
-            }
-        })
-        .collect::<Option<_>>()?;
-    let octets: [u8; 4] = octets.try_into().ok()?;
-    ipnet::Ipv4Net::new(octets.into(), prefix)
-        .ok()
-        .map(|n| Some(n.trunc()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cidr;
-
-    #[test]
-    fn cidrs_parse_as_the_api_server_accepts_them() {
-        let cases: &[(&str, Option<Option<&str>>, &str)] = &[
-            ("10.0.0.0/24", Some(Some("10.0.0.0/24")), "a plain block"),
-            (
-                "10.0.0.7/24",
-                Some(Some("10.0.0.0/24")),
-                "host bits are allowed and dropped",
-            ),
-            (
-                "010.0.0.0/8",
-                Some(Some("10.0.0.0/8")),
-                "leading zeros read as decimal",
-            ),
-            ("0.0.0.0/0", Some(Some("0.0.0.0/0")), "everything"),
-            ("fd00::/8", Some(None), "IPv6 matches no IPv4 address"),
-            ("10.0.0.0/33", None, "prefix too long"),
-            ("10.0.0/24", None, "three octets"),
-            ("10.0.0.0", None, "no prefix"),
-        ];
-        for (text, want, why) in cases {
-            let got = parse_cidr(text).map(|o| o.map(|n| n.to_string()));
-            assert_eq!(got, want.map(|o| o.map(str::to_string)), "{text}: {why}");
-        }
     }
 }

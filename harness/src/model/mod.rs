@@ -10,11 +10,10 @@ mod bitset;
 mod compile;
 mod explain;
 
-use std::net::Ipv4Addr;
-
 use crate::cluster::{Cluster, Endpoint, Protocol};
 use crate::probe::Probe;
 use crate::scenario::Policy;
+use crate::validation::cidr::IpNet;
 
 pub use compile::CompileError;
 pub use explain::{Direction, Explanation, RuleCheck};
@@ -54,12 +53,9 @@ struct Rule {
 enum Peer {
     /// podSelector and/or namespaceSelector, resolved to the pods they select.
     Pods(BitSet),
-    /// Addresses in `cidr` but in no `except` (IPv4 only: the lab is IPv4,
-    /// and an IPv6 block matches no IPv4 address).
-    IpBlock {
-        cidr: Option<ipnet::Ipv4Net>,
-        except: Vec<ipnet::Ipv4Net>,
-    },
+    /// Addresses in `cidr` but in no `except`, contained as the API server's
+    /// Go code reads them (an IPv6 block matches no IPv4 address).
+    IpBlock { cidr: IpNet, except: Vec<IpNet> },
 }
 
 #[derive(Debug)]
@@ -143,8 +139,8 @@ impl<'c> Model<'c> {
             Peer::Pods(pods) => matches!(e, Endpoint::Pod(i) if pods.contains(i)),
             // ipBlock matches by address, pods' and nodes' addresses included.
             Peer::IpBlock { cidr, except } => {
-                let ip: Ipv4Addr = self.cluster.endpoint_ip(e);
-                cidr.is_some_and(|c| c.contains(&ip)) && !except.iter().any(|x| x.contains(&ip))
+                let ip = self.cluster.endpoint_ip(e).octets();
+                cidr.contains(&ip) && !except.iter().any(|x| x.contains(&ip))
             }
         })
     }

@@ -40,9 +40,11 @@ pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<Policy, Vec
         return Err(vec![Problem::at(origin.clone(), "no such policy")]);
     };
     let json = node.to_json();
+    // Absent or empty, as kubectl reads it: the default namespace.
     let namespace = json
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
         .unwrap_or(DEFAULT_NAMESPACE)
         .to_string();
     let name = json
@@ -110,10 +112,7 @@ pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<Policy, Vec
             .map(|(field, key)| problem(field, format!("unknown field {key:?}"))),
     );
 
-    object
-        .metadata
-        .namespace
-        .get_or_insert_with(|| DEFAULT_NAMESPACE.to_string());
+    object.metadata.namespace = Some(namespace.clone());
     problems.extend(
         validation::validate_network_policy(&object)
             .into_iter()
@@ -207,6 +206,12 @@ mod tests {
         let p = decode_doc(doc).unwrap();
         assert_eq!(p.key(), "default/web");
         assert_eq!(p.object.metadata.namespace.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn an_empty_namespace_is_the_default_one() {
+        let doc = "policies:\n- apiVersion: networking.k8s.io/v1\n  kind: NetworkPolicy\n  metadata: {name: web, namespace: ''}\n";
+        assert_eq!(decode_doc(doc).unwrap().key(), "default/web");
     }
 
     #[test]
