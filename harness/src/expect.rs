@@ -76,10 +76,11 @@ impl Expectation {
         if probe.is_self() {
             return Verdict::Allowed;
         }
+        // The last matching rule wins.
         self.rules
             .iter()
-            .filter(|r| r.applies(cluster, probe))
-            .last()
+            .rev()
+            .find(|r| r.applies(cluster, probe))
             .map_or(self.default, |r| r.verdict)
     }
 }

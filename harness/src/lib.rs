@@ -18,6 +18,7 @@ pub mod peer;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod runner;
 pub mod scenario;
 pub mod simulate;
 pub mod suite;

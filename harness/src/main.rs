@@ -1,22 +1,31 @@
 //! `netpol`: the command line of the NetworkPolicy conformance harness.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::StreamExt;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use netpol::cluster::Protocol;
+use netpol::lab::ProbeOptions;
 use netpol::model::Model;
 use netpol::peer::PeerPattern;
 use netpol::probe::Probe;
 use netpol::report::{self, terminal};
-use netpol::results::{Harness, Mode, Report, SCHEMA_VERSION, Summary, now_rfc3339};
+use netpol::results::{
+    Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Status, Summary, now_rfc3339,
+};
+use netpol::runner::{Enforcer, RunOptions};
 use netpol::suite::{self, Entry};
 
 /// Exit statuses, the contract with CI scripts.
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+/// Interrupted by Ctrl-C (128 + SIGINT), after tearing every lab down.
+const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +71,46 @@ enum Command {
         report: Option<PathBuf>,
     },
 
+    /// Run scenarios for real: build each one's cluster as network namespaces, let the
+    /// enforcer program it, send TCP, UDP and SCTP probes, and check every verdict.
+    ///
+    /// Needs root. Each scenario gets a lab of its own, torn down when it ends (also on
+    /// error, panic or Ctrl-C). Scenarios without `expect` are checked against the model.
+    ///
+    /// Example: netpol run scenarios/ --enforcer none --report reports/none --timings
+    #[command(verbatim_doc_comment)]
+    Run {
+        /// Scenario files, or directories searched recursively for *.yaml and *.yml.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Who programs the lab: `none` enforces nothing.
+        #[arg(long, default_value = "none", value_parser = parse_enforcer)]
+        enforcer: Enforcer,
+        /// Write DIR/report.json (schema: docs/report-format.md).
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Scenarios run in parallel, each in its own lab.
+        #[arg(long, short = 'j', default_value_t = 4)]
+        jobs: usize,
+        /// Milliseconds a probe may take before it counts as denied (first try).
+        #[arg(long, value_name = "MS", default_value_t = 250)]
+        timeout: u64,
+        /// Milliseconds for the second try of a probe observed denied.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        retry_timeout: u64,
+        /// Print lab setup, sync, probe rounds and teardown times per scenario.
+        #[arg(long)]
+        timings: bool,
+        /// Leave each lab's namespaces up after the run (named under /run/netns), and print
+        /// how to enter them and remove them.
+        #[arg(long)]
+        keep: bool,
+        /// Once each lab is up, print how to enter its namespaces and wait for Enter
+        /// (its servers keep running meanwhile).
+        #[arg(long)]
+        pause: bool,
+    },
+
     /// Print the model's verdict for one probe of a scenario, and why.
     ///
     /// Example: netpol explain scenarios/default-policies/default-deny-ingress.yaml \
@@ -101,6 +150,13 @@ enum Command {
     },
 }
 
+fn parse_enforcer(s: &str) -> Result<Enforcer, String> {
+    match s {
+        "none" => Ok(Enforcer::None),
+        other => Err(format!("unknown enforcer {other:?} (available: none)")),
+    }
+}
+
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("{s:?} is not TCP, UDP or SCTP"))
 }
@@ -110,6 +166,30 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { paths } => check(&paths),
         Command::Simulate { paths, report } => simulate(&paths, report.as_deref()),
+        Command::Run {
+            paths,
+            enforcer,
+            report,
+            jobs,
+            timeout,
+            retry_timeout,
+            timings,
+            keep,
+            pause,
+        } => {
+            let probe = ProbeOptions {
+                timeout: Duration::from_millis(timeout),
+                retry_timeout: Duration::from_millis(retry_timeout),
+            };
+            run(
+                &paths,
+                report.as_deref(),
+                enforcer,
+                jobs,
+                RunOptions { probe, keep, pause },
+                timings,
+            )
+        }
         Command::Explain {
             file,
             from,
@@ -164,43 +244,129 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
 }
 
-fn simulate(paths: &[PathBuf], report_dir: Option<&std::path::Path>) -> anyhow::Result<u8> {
+fn simulate(paths: &[PathBuf], report_dir: Option<&Path>) -> anyhow::Result<u8> {
     let files = suite::discover(paths)?;
-    let started_at = now_rfc3339();
-    let started = std::time::Instant::now();
-    let mut results = Vec::new();
+    let mut out = Output::start(Mode::Simulate, false);
     for loaded in suite::load(&files) {
         let result = match &loaded.entry {
             Entry::Ready(s) => netpol::simulate::simulate(s),
             _ => netpol::simulate::unprobed_result(&loaded)
                 .expect("not ready, so judged without probes"),
         };
+        out.scenario(result);
+    }
+    out.finish(report_dir)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    paths: &[PathBuf],
+    report_dir: Option<&Path>,
+    enforcer: Enforcer,
+    jobs: usize,
+    options: RunOptions,
+    timings: bool,
+) -> anyhow::Result<u8> {
+    let files = suite::discover(paths)?;
+    netpol::runner::check_privileges().map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let loaded = suite::load(&files);
+    let mut out = Output::start(Mode::Run, timings);
+    let interrupted = runtime.block_on(async {
+        let results = futures::stream::iter(loaded.iter().enumerate())
+            .map(|(i, l)| {
+                let (enforcer, options) = (&enforcer, &options);
+                async move {
+                    let result = match &l.entry {
+                        Entry::Ready(s) => netpol::runner::run_scenario(s, enforcer, options).await,
+                        _ => netpol::simulate::unprobed_result(l)
+                            .expect("not ready, so judged without probes"),
+                    };
+                    (i, result)
+                }
+            })
+            .buffer_unordered(jobs.max(1));
+        let collect = results.for_each(|(i, result)| {
+            out.scenario_at(i, result);
+            std::future::ready(())
+        });
+        tokio::select! {
+            () = collect => false,
+            _ = tokio::signal::ctrl_c() => true,
+        }
+    });
+    if interrupted {
+        // The labs were dropped with the run: their namespaces are gone.
+        eprintln!("netpol: interrupted; every lab was torn down");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    out.finish(report_dir)
+}
+
+/// Prints each scenario's result as it comes, and the summary and the
+/// report at the end.
+struct Output {
+    mode: Mode,
+    timings: bool,
+    started_at: String,
+    started: std::time::Instant,
+    results: Vec<(usize, ScenarioResult)>,
+}
+
+impl Output {
+    fn start(mode: Mode, timings: bool) -> Output {
+        Output {
+            mode,
+            timings,
+            started_at: now_rfc3339(),
+            started: std::time::Instant::now(),
+            results: Vec::new(),
+        }
+    }
+
+    fn scenario(&mut self, result: ScenarioResult) {
+        let i = self.results.len();
+        self.scenario_at(i, result);
+    }
+
+    /// The result of the `index`-th scenario of the suite (they may finish in any order).
+    fn scenario_at(&mut self, index: usize, result: ScenarioResult) {
         println!("{}", terminal::scenario_line(&result));
-        if result.status != netpol::results::Status::Pass {
+        if self.timings && result.lab.is_some() {
+            println!("{}", terminal::timings(&result));
+        }
+        if result.status != Status::Pass {
             print!("{}", terminal::details(&result));
         }
-        results.push(result);
+        self.results.push((index, result));
     }
-    let report = Report {
-        schema_version: SCHEMA_VERSION,
-        harness: Harness::current(),
-        mode: Mode::Simulate,
-        started_at,
-        duration_ms: started.elapsed().as_secs_f64() * 1e3,
-        summary: Summary::of(&results),
-        scenarios: results,
-    };
-    println!("{}", terminal::summary(&report));
-    if let Some(dir) = report_dir {
-        report::write(dir, &report)
-            .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", dir.display()))?;
-        println!("report: {}", dir.join("report.json").display());
+
+    fn finish(mut self, report_dir: Option<&Path>) -> anyhow::Result<u8> {
+        self.results.sort_by_key(|(i, _)| *i);
+        let scenarios: Vec<ScenarioResult> = self.results.into_iter().map(|(_, r)| r).collect();
+        let report = Report {
+            schema_version: SCHEMA_VERSION,
+            harness: Harness::current(),
+            mode: self.mode,
+            started_at: self.started_at,
+            duration_ms: self.started.elapsed().as_secs_f64() * 1e3,
+            summary: Summary::of(&scenarios),
+            scenarios,
+        };
+        println!("{}", terminal::summary(&report));
+        if let Some(dir) = report_dir {
+            report::write(dir, &report)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", dir.display()))?;
+            println!("report: {}", dir.join("report.json").display());
+        }
+        Ok(if report.summary.all_passed() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        })
     }
-    Ok(if report.summary.all_passed() {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    })
 }
 
 fn explain(

@@ -112,7 +112,16 @@ pub struct ScenarioResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_invalid: Option<String>,
     pub duration_ms: f64,
+    /// Lab setup and teardown (runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<LabTimings>,
     pub rounds: Vec<RoundResult>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LabTimings {
+    pub setup_ms: f64,
+    pub teardown_ms: f64,
 }
 
 impl ScenarioResult {
@@ -132,6 +141,7 @@ impl ScenarioResult {
             message: Some(message),
             expect_invalid: None,
             duration_ms: 0.0,
+            lab: None,
             rounds: Vec::new(),
         }
     }
@@ -164,6 +174,10 @@ pub struct RoundResult {
     /// `initial` or the step's name.
     pub name: String,
     pub expectation: ExpectationSource,
+    /// How long the enforcer took to converge before the probes (runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_ms: Option<f64>,
+    /// How long the probes of the round took.
     pub duration_ms: f64,
     pub probes: Vec<ProbeResult>,
 }

@@ -88,6 +88,7 @@ pub fn judge_round(
         } else {
             ExpectationSource::Model
         },
+        sync_ms: None,
         duration_ms,
         probes: results,
     }
@@ -104,6 +105,7 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
         message: None,
         expect_invalid: None,
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        lab: None,
         rounds,
     }
 }

@@ -7,6 +7,7 @@
 //! lab namespaces. Dropping the lab (or the process dying) removes it all.
 
 mod host;
+pub mod keep;
 pub mod netns;
 mod raw;
 pub mod sctp;
@@ -243,69 +244,42 @@ async fn wire(
     let ext_nl = try_join_all(externals.iter().map(Netlink::open)).await?;
     fabric_nl.lo_up().await?;
 
-    // Fabric <-> nodes and externals.
-    for (i, node) in cluster.nodes.iter().enumerate() {
-        let link = ifindex::fabric_node(i);
+    // Links first: fabric <-> nodes, fabric <-> externals, node <-> its pods.
+    for (i, ns) in nodes.iter().enumerate() {
         fabric_nl
-            .add_veth(
+            .add_leaf_veth(
                 &format!("node{i}"),
-                link,
+                ifindex::fabric_node(i),
                 mac(role::FABRIC_NODE, i),
-                "eth0",
-                ifindex::UPLINK,
+                ns,
                 mac(role::NODE_ETH0, i),
-                &nodes[i],
             )
             .await?;
-        fabric_nl.add_link_route(node.ip, link, None).await?;
-        fabric_nl
-            .add_neighbour(link, node.ip, &mac(role::NODE_ETH0, i))
-            .await?;
     }
-    for (k, ext) in cluster.externals.iter().enumerate() {
-        let link = ifindex::fabric_external(k);
+    for (k, ns) in externals.iter().enumerate() {
         fabric_nl
-            .add_veth(
+            .add_leaf_veth(
                 &format!("ext{k}"),
-                link,
+                ifindex::fabric_external(k),
                 mac(role::FABRIC_EXTERNAL, k),
-                "eth0",
-                ifindex::UPLINK,
+                ns,
                 mac(role::EXTERNAL_ETH0, k),
-                &externals[k],
             )
             .await?;
-        fabric_nl.add_link_route(ext.ip, link, None).await?;
-        fabric_nl
-            .add_neighbour(link, ext.ip, &mac(role::EXTERNAL_ETH0, k))
-            .await?;
     }
-    // Nodes <-> their pods; the fabric reaches a pod through its node.
-    for (j, pod) in cluster.pods.iter().enumerate() {
-        let (n, node_ip) = (pod.node, cluster.nodes[pod.node].ip);
-        let veth = ifindex::pod_veth(j);
-        node_nl[n]
-            .add_veth(
+    for (j, (pod, ns)) in cluster.pods.iter().zip(pods).enumerate() {
+        node_nl[pod.node]
+            .add_leaf_veth(
                 &topology::pod_veth_name(j),
-                veth,
+                ifindex::pod_veth(j),
                 mac(role::NODE_POD_VETH, j),
-                "eth0",
-                ifindex::UPLINK,
+                ns,
                 mac(role::POD_ETH0, j),
-                &pods[j],
             )
             .await?;
-        node_nl[n]
-            .add_link_route(pod.ip, veth, Some(node_ip))
-            .await?;
-        node_nl[n]
-            .add_neighbour(veth, pod.ip, &mac(role::POD_ETH0, j))
-            .await?;
-        fabric_nl
-            .add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n))
-            .await?;
     }
-    // Every leaf's uplink, in parallel.
+    // Then every leaf's address and default route, in parallel (a node's
+    // address must exist before its pod routes can use it as source).
     let uplinks = cluster
         .nodes
         .iter()
@@ -331,5 +305,33 @@ async fn wire(
         },
     ))
     .await?;
+    // Then the routes towards the leaves: the fabric reaches nodes and
+    // externals directly and pods through their node; a node reaches its pods.
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let link = ifindex::fabric_node(i);
+        fabric_nl.add_link_route(node.ip, link, None).await?;
+        fabric_nl
+            .add_neighbour(link, node.ip, &mac(role::NODE_ETH0, i))
+            .await?;
+    }
+    for (k, ext) in cluster.externals.iter().enumerate() {
+        let link = ifindex::fabric_external(k);
+        fabric_nl.add_link_route(ext.ip, link, None).await?;
+        fabric_nl
+            .add_neighbour(link, ext.ip, &mac(role::EXTERNAL_ETH0, k))
+            .await?;
+    }
+    for (j, pod) in cluster.pods.iter().enumerate() {
+        let (n, node_ip, veth) = (pod.node, cluster.nodes[pod.node].ip, ifindex::pod_veth(j));
+        node_nl[n]
+            .add_link_route(pod.ip, veth, Some(node_ip))
+            .await?;
+        node_nl[n]
+            .add_neighbour(veth, pod.ip, &mac(role::POD_ETH0, j))
+            .await?;
+        fabric_nl
+            .add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n))
+            .await?;
+    }
     Ok(())
 }

@@ -206,10 +206,8 @@ async fn receive_sctp(socket: Arc<UdpSocket>, shared: Arc<Mutex<Shared>>, local:
                     .expect("raw endpoint state")
                     .served
                     .contains(&packet.dst_port);
-                if serves {
-                    if let Some(ack) = Packet::init_ack(&packet, random_u32() | 1) {
-                        let _ = send(&socket, &ack.encode(), peer).await;
-                    }
+                if let Some(ack) = Packet::init_ack(&packet, random_u32() | 1).filter(|_| serves) {
+                    let _ = send(&socket, &ack.encode(), peer).await;
                 }
             }
             Chunk::InitAck { .. } => {

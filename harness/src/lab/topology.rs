@@ -93,22 +93,21 @@ impl Netlink {
         self.up(1).await
     }
 
-    /// Creates a veth pair: `name` here, `peer_name` in the namespace `peer_ns`.
-    pub async fn add_veth(
+    /// Creates a veth pair: `name` here, and `eth0` (the uplink) in the
+    /// leaf namespace `leaf`, with the given interface index and MAC here.
+    pub async fn add_leaf_veth(
         &self,
         name: &str,
         index: u32,
         mac: Vec<u8>,
-        peer_name: &str,
-        peer_index: u32,
-        peer_mac: Vec<u8>,
-        peer_ns: &NetNs,
+        leaf: &NetNs,
+        leaf_mac: Vec<u8>,
     ) -> io::Result<()> {
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
-            .name(peer_name.to_string())
-            .index(peer_index)
-            .address(peer_mac)
-            .setns_by_fd(peer_ns.fd().as_raw_fd())
+            .name("eth0".to_string())
+            .index(ifindex::UPLINK)
+            .address(leaf_mac)
+            .setns_by_fd(leaf.fd().as_raw_fd())
             .build();
         let msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
             .name(name.to_string())
@@ -117,13 +116,13 @@ impl Netlink {
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
             .up()
             .build();
-        self.handle.link().add(msg).execute().await.map_err(|e| {
-            nl_err(
-                &self.ns,
-                &format!("veth {name} <-> {}:{peer_name}", peer_ns.name()),
-                e,
-            )
-        })
+        let what = format!("veth {name} <-> {}:eth0", leaf.name());
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&self.ns, &what, e))
     }
 
     pub async fn add_address(&self, index: u32, ip: Ipv4Addr) -> io::Result<()> {

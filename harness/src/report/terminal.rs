@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use super::truth_table::{self, LEGEND};
-use crate::results::{ExpectationSource, Outcome, Report, ScenarioResult, Status};
+use crate::results::{ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status};
 
-/// Mismatching probes listed under a table, at most.
-const MAX_LISTED: usize = 12;
+/// Mismatching probes listed per round, at most (the report has them all).
+const MAX_LISTED: usize = 6;
 
 /// One line per scenario: `PASS  name  (486 probes, 2 rounds)  file`.
 pub fn scenario_line(r: &ScenarioResult) -> String {
@@ -58,33 +58,36 @@ pub fn details(r: &ScenarioResult) -> String {
             for line in truth_table::render(t).lines() {
                 let _ = writeln!(out, "    {line}");
             }
-            let bad: Vec<_> = t
-                .cells
-                .iter()
-                .flatten()
-                .flatten()
-                .filter(|p| p.result != Outcome::Pass)
-                .collect();
-            for p in bad.iter().take(MAX_LISTED) {
-                let observed = serde_json::to_value(p.observed)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "    {} -> {} {}/{}: expected {}, observed {observed}",
-                    p.from, p.to, p.port, p.protocol, p.expected
-                );
-                if let Some(e) = &p.error {
-                    let _ = writeln!(out, "      error: {e}");
-                }
-                if let Some(e) = &p.explanation {
-                    let _ = writeln!(out, "      model: {e}");
-                }
+        }
+        let bad: Vec<_> = round
+            .probes
+            .iter()
+            .filter(|p| p.result != Outcome::Pass)
+            .collect();
+        for p in bad.iter().take(MAX_LISTED) {
+            let _ = writeln!(
+                out,
+                "    {} -> {} {}/{}: expected {}, observed {}",
+                p.from,
+                p.to,
+                p.port,
+                p.protocol,
+                p.expected,
+                observed(p.observed)
+            );
+            if let Some(e) = &p.error {
+                let _ = writeln!(out, "      error: {e}");
             }
-            if bad.len() > MAX_LISTED {
-                let _ = writeln!(out, "    ... and {} more", bad.len() - MAX_LISTED);
+            if let Some(e) = &p.explanation {
+                let _ = writeln!(out, "      model: {e}");
             }
+        }
+        if bad.len() > MAX_LISTED {
+            let _ = writeln!(
+                out,
+                "    ... and {} more mismatching probes in this round (the report lists them all)",
+                bad.len() - MAX_LISTED
+            );
         }
         let _ = writeln!(out, "    ({LEGEND})");
     }
@@ -104,4 +107,40 @@ pub fn summary(report: &Report) -> String {
         s.probes_errors,
         report.duration_ms / 1e3
     )
+}
+
+/// `--timings`: lab setup, each round (sync, probes), teardown.
+pub fn timings(r: &ScenarioResult) -> String {
+    let mut parts = Vec::new();
+    if let Some(lab) = &r.lab {
+        parts.push(format!("lab setup {:.1} ms", lab.setup_ms));
+    }
+    for round in &r.rounds {
+        let sync = round
+            .sync_ms
+            .map(|ms| format!("sync {ms:.1} ms, "))
+            .unwrap_or_default();
+        parts.push(format!(
+            "{}: {sync}{} probes in {:.1} ms",
+            round.name,
+            round.probes.len(),
+            round.duration_ms
+        ));
+    }
+    if let Some(lab) = &r.lab {
+        parts.push(format!("teardown {:.1} ms", lab.teardown_ms));
+    }
+    format!(
+        "      timings: {}; total {:.1} ms",
+        parts.join("; "),
+        r.duration_ms
+    )
+}
+
+fn observed(o: Observed) -> &'static str {
+    match o {
+        Observed::Allowed => "allowed",
+        Observed::Denied => "denied",
+        Observed::Error => "error",
+    }
 }

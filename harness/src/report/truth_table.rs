@@ -129,6 +129,7 @@ mod tests {
         let round = RoundResult {
             name: "initial".into(),
             expectation: ExpectationSource::Scenario,
+            sync_ms: None,
             duration_ms: 0.0,
             probes: vec![
                 probe("x/a", "x/a", Verdict::Allowed, Observed::Allowed),

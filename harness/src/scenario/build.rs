@@ -78,10 +78,11 @@ fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
     let mut message = rendered.lines().next().unwrap_or_default().trim();
     message = message.strip_prefix("error: ").unwrap_or(message);
     // serde-saphyr prefixes "line N column M: "; the problem prints the position itself.
-    if let Some(rest) = message.strip_prefix("line ") {
-        if let Some((_, after)) = rest.split_once(": ") {
-            message = after;
-        }
+    if let Some((_, after)) = message
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        message = after;
     }
     // ... and sometimes suffixes " at line N, column M".
     if let Some(i) = message.rfind(" at line ") {

@@ -1,0 +1,142 @@
+//! `netpol run`: per scenario, build its lab, let the enforcer program it,
+//! probe every round, judge every probe, tear the lab down.
+
+use std::io::BufRead;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::lab::{Lab, ProbeOptions, keep};
+use crate::model::Model;
+use crate::results::{LabTimings, ScenarioResult, Status};
+use crate::scenario::Scenario;
+use crate::simulate::{judge_round, scenario_result};
+
+/// Who programs the lab's dataplane.
+#[derive(Debug, Clone)]
+pub enum Enforcer {
+    /// Nothing enforces: a baseline where every probe is allowed.
+    None,
+}
+
+impl Enforcer {
+    pub fn name(&self) -> &str {
+        match self {
+            Enforcer::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub probe: ProbeOptions,
+    /// Leave each lab's namespaces up (named under /run/netns) after the run.
+    pub keep: bool,
+    /// Wait for Enter once each lab is up, to inspect it with its servers running.
+    pub pause: bool,
+}
+
+/// Names labs uniquely within this process: `netpol-<pid>-<n>`.
+fn lab_label() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    format!(
+        "netpol-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn errored(
+    s: &Scenario,
+    rounds: Vec<crate::results::RoundResult>,
+    started: Instant,
+    message: String,
+) -> ScenarioResult {
+    let mut r = scenario_result(s, rounds, started);
+    r.status = Status::Error;
+    r.message = Some(message);
+    r
+}
+
+/// Runs one scenario in a lab of its own. Failures of the lab or the
+/// enforcer make the scenario an error, never a pass or a deny; the lab is
+/// torn down in every case.
+pub async fn run_scenario(
+    s: &Scenario,
+    enforcer: &Enforcer,
+    options: &RunOptions,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let label = lab_label();
+    let lab = match Lab::build(s.cluster(), &label).await {
+        Ok(lab) => lab,
+        Err(e) => return errored(s, Vec::new(), started, format!("cannot build the lab: {e}")),
+    };
+    let setup_ms = started.elapsed().as_secs_f64() * 1e3;
+    if options.pause {
+        pause(s, &lab).await;
+    }
+    let mut rounds = Vec::new();
+    let mut failure = None;
+    for round in &s.rounds {
+        let model = match Model::new(&round.cluster, &round.policies) {
+            Ok(m) => m,
+            Err(e) => {
+                failure = Some(format!("round {}: {e}", round.name));
+                break;
+            }
+        };
+        let sync_ms = match enforcer {
+            // Nothing programs the lab: there is nothing to converge.
+            Enforcer::None => None,
+        };
+        let t = Instant::now();
+        let observations = lab.probe(&s.probes, &options.probe).await;
+        let duration_ms = t.elapsed().as_secs_f64() * 1e3;
+        let mut judged = judge_round(round, &model, &s.probes, &observations, duration_ms);
+        judged.sync_ms = sync_ms;
+        rounds.push(judged);
+    }
+    let kept = options.keep.then(|| keep::keep(&lab));
+    let teardown_ms = lab.teardown().await.as_secs_f64() * 1e3;
+    let mut result = match failure {
+        Some(message) => errored(s, rounds, started, message),
+        None => scenario_result(s, rounds, started),
+    };
+    result.lab = Some(LabTimings {
+        setup_ms,
+        teardown_ms,
+    });
+    if let Some(kept) = kept {
+        let note = match kept {
+            Ok(k) => k.instructions(),
+            Err(e) => format!("--keep failed: {e}"),
+        };
+        result.message = Some(match result.message.take() {
+            Some(m) => format!("{m}\n{note}"),
+            None => note,
+        });
+    }
+    result
+}
+
+/// Prints how to enter each namespace, then waits for Enter.
+async fn pause(s: &Scenario, lab: &Lab) {
+    println!("lab up for {}: enter a namespace with", s.name);
+    for ns in lab.namespaces() {
+        println!(
+            "  nsenter --net={} bash   # {}",
+            ns.path().display(),
+            ns.name()
+        );
+    }
+    println!("press Enter to continue");
+    let _ =
+        tokio::task::spawn_blocking(|| std::io::stdin().lock().read_line(&mut String::new())).await;
+}
+
+/// Whether this process can build labs; an explanation if not.
+pub fn check_privileges() -> Result<(), String> {
+    crate::lab::NetNs::create("privilege-check").map(drop).map_err(|e| {
+        format!("netpol run builds network namespaces and needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); creating one failed: {e}")
+    })
+}

@@ -1,0 +1,137 @@
+//! Nothing in the host's own network namespace changes, whatever happens
+//! to a lab: built, used and torn down; dropped by a panic; held by a
+//! process killed with SIGKILL. Needs root.
+
+use std::process::Command;
+
+use netpol::cluster::Cluster;
+use netpol::lab::{Lab, ProbeOptions};
+use netpol::probe::ProbeSpec;
+
+/// What a lab must never change, as the host's own tools print it.
+fn host_state() -> Vec<(String, String)> {
+    let run = |cmd: &str, args: &[&str]| -> String {
+        match Command::new(cmd).args(args).output() {
+            Ok(o) => String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => format!("({cmd} unavailable: {})", e.kind()),
+        }
+    };
+    let sysctl =
+        |key: &str| std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap_or_default();
+    vec![
+        ("links".into(), run("ip", &["-o", "link"])),
+        ("addresses".into(), run("ip", &["-o", "addr"])),
+        (
+            "routes".into(),
+            run("ip", &["route", "show", "table", "all"]),
+        ),
+        ("rules".into(), run("ip", &["rule"])),
+        ("named namespaces".into(), run("ip", &["netns", "list"])),
+        ("iptables".into(), run("iptables-save", &[])),
+        ("nftables".into(), run("nft", &["list", "ruleset"])),
+        ("ip_forward".into(), sysctl("net/ipv4/ip_forward")),
+        (
+            "ipv4 forwarding".into(),
+            sysctl("net/ipv4/conf/all/forwarding"),
+        ),
+        (
+            "ipv6 forwarding".into(),
+            sysctl("net/ipv6/conf/all/forwarding"),
+        ),
+        ("rp_filter".into(), sysctl("net/ipv4/conf/all/rp_filter")),
+        (
+            "network namespaces of processes".into(),
+            run("lsns", &["-t", "net", "-n", "-o", "NS"]),
+        ),
+    ]
+}
+
+/// Lifetimes of dynamic addresses and routes count down on their own.
+fn without_lifetimes(text: &str) -> String {
+    let drop_word_after = |line: &str, key: &str| -> String {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut kept = Vec::new();
+        let mut skip = false;
+        for w in words {
+            if skip {
+                skip = false;
+            } else if w == key {
+                skip = true;
+            } else {
+                kept.push(w);
+            }
+        }
+        kept.join(" ")
+    };
+    text.lines()
+        .map(|l| drop_word_after(&drop_word_after(&drop_word_after(l, "valid_lft"), "preferred_lft"), "expires"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_same(before: &[(String, String)], after: &[(String, String)]) {
+    for ((what, b), (_, a)) in before.iter().zip(after) {
+        assert_eq!(b, a, "the host's {what} changed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labs_leave_the_host_as_they_found_it() {
+    let before = host_state();
+    let c = Cluster::standard();
+
+    // Built, used, torn down.
+    let lab = Lab::build(&c, "t-host").await.expect("lab");
+    let observed = lab
+        .probe(&ProbeSpec::default().probes(&c), &ProbeOptions::default())
+        .await;
+    assert!(observed.iter().all(|o| o.is_ok()));
+    lab.teardown().await;
+
+    // Dropped while a panic unwinds.
+    let panicked = tokio::spawn(async move {
+        let _lab = Lab::build(&Cluster::standard(), "t-panic")
+            .await
+            .expect("lab");
+        panic!("a test failing in the middle of a lab");
+    })
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+
+    assert_same(&before, &host_state());
+}
+
+#[test]
+fn a_run_killed_with_sigkill_leaves_nothing() {
+    let before = host_state();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/default-policies/default-deny-ingress.yaml"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["run", scenario, "--enforcer", "none", "--pause"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("netpol runs");
+    // Wait until the lab is up and the run waits for Enter, then kill it.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "the run ended before its lab was up"
+        );
+        if line.contains("press Enter") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_same(&before, &host_state());
+}

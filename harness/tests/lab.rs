@@ -1,0 +1,252 @@
+//! The lab, for real: these tests build network namespaces and send
+//! packets, so they need root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
+
+use std::time::Instant;
+
+use netpol::cluster::{Cluster, Endpoint, Protocol};
+use netpol::expect::Verdict;
+use netpol::lab::{Lab, ProbeOptions};
+use netpol::probe::{Probe, ProbeSpec};
+
+/// The standard cluster's probes, plus every node to every pod and back.
+fn probes_with_nodes(c: &Cluster) -> Vec<Probe> {
+    let mut probes = ProbeSpec::default().probes(c);
+    for n in 0..c.nodes.len() {
+        for p in 0..c.pods.len() {
+            for protocol in Protocol::ALL {
+                probes.push(Probe {
+                    from: Endpoint::Node(n),
+                    to: Endpoint::Pod(p),
+                    port: 80,
+                    protocol,
+                });
+                probes.push(Probe {
+                    from: Endpoint::Pod(p),
+                    to: Endpoint::Node(n),
+                    port: 81,
+                    protocol,
+                });
+            }
+        }
+    }
+    probes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_policy_every_probe_is_allowed() {
+    let c = Cluster::standard();
+    let t = Instant::now();
+    let lab = Lab::build(&c, "t-allow").await.expect("lab");
+    eprintln!("build {:?} ({:?})", t.elapsed(), lab.timings);
+    // Packets conntrack finds invalid (e.g. a wrong SCTP checksum or
+    // verification tag) would be dropped: none may be.
+    for node in 0..c.nodes.len() {
+        iptables(
+            &lab,
+            node,
+            &[
+                "-I",
+                "FORWARD",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "INVALID",
+                "-j",
+                "DROP",
+            ],
+        )
+        .await;
+    }
+    let probes = probes_with_nodes(&c);
+    let t = Instant::now();
+    let observed = lab.probe(&probes, &ProbeOptions::default()).await;
+    eprintln!("{} probes in {:?}", probes.len(), t.elapsed());
+    let bad: Vec<String> = probes
+        .iter()
+        .zip(&observed)
+        .filter(|(_, o)| **o != Ok(Verdict::Allowed))
+        .map(|(p, o)| {
+            format!(
+                "{} -> {} {}/{}: {o:?}",
+                c.endpoint_name(p.from),
+                c.endpoint_name(p.to),
+                p.port,
+                p.protocol
+            )
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} probes not allowed:\n{}",
+        bad.len(),
+        probes.len(),
+        bad.join("\n")
+    );
+    eprintln!("teardown {:?}", lab.teardown().await);
+}
+
+/// Runs `iptables ARGS` inside a node's namespace.
+async fn iptables(lab: &Lab, node: usize, args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = lab
+        .host(Endpoint::Node(node))
+        .ns
+        .run(move || std::process::Command::new("iptables").args(&args).output())
+        .await
+        .expect("namespace worker")
+        .expect("iptables runs (is it installed?)");
+    assert!(
+        out.status.success(),
+        "iptables: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_placed_by_hand_deny_exactly_the_affected_probes() {
+    let c = Cluster::standard();
+    let lab = Lab::build(&c, "t-rules").await.expect("lab");
+    let ip = |name: &str| {
+        c.pods[c
+            .endpoints()
+            .position(|e| c.endpoint_name(e) == name)
+            .unwrap()]
+        .ip
+        .to_string()
+    };
+    let (x_b, x_c, y_b) = (ip("x/b"), ip("x/c"), ip("y/b"));
+    // x/b runs on node-2: drop new UDP flows forwarded to it there (its
+    // answers to its own probes are not new, and pass).
+    iptables(
+        &lab,
+        1,
+        &[
+            "-I",
+            "FORWARD",
+            "-d",
+            &x_b,
+            "-p",
+            "udp",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-j",
+            "DROP",
+        ],
+    )
+    .await;
+    // x/c runs on node-1: reset TCP 81 forwarded to it.
+    iptables(
+        &lab,
+        0,
+        &[
+            "-I",
+            "FORWARD",
+            "-d",
+            &x_c,
+            "-p",
+            "tcp",
+            "--dport",
+            "81",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "tcp-reset",
+        ],
+    )
+    .await;
+    // y/b runs on node-1: reject SCTP 81 it sends (iptables' sctp match on our raw INITs).
+    iptables(
+        &lab,
+        0,
+        &[
+            "-I", "FORWARD", "-s", &y_b, "-p", "sctp", "--dport", "81", "-j", "REJECT",
+        ],
+    )
+    .await;
+
+    let name = |e| c.endpoint_name(e);
+    // Forwarded traffic crosses a node's FORWARD chain; a pod's traffic to
+    // itself, and between a node and its own pods, does not.
+    let forwarded_by = |p: &Probe, node: usize| -> bool {
+        let on = |e: Endpoint| match e {
+            Endpoint::Pod(i) => Some(c.pods[i].node),
+            _ => None,
+        };
+        !p.is_self()
+            && ((on(p.from) == Some(node) && p.to != Endpoint::Node(node))
+                || (on(p.to) == Some(node) && p.from != Endpoint::Node(node)))
+    };
+    let expected_denied = |p: &Probe| -> bool {
+        (name(p.to) == "x/b" && p.protocol == Protocol::Udp && forwarded_by(p, 1))
+            || (name(p.to) == "x/c"
+                && p.protocol == Protocol::Tcp
+                && p.port == 81
+                && forwarded_by(p, 0))
+            || (name(p.from) == "y/b"
+                && p.protocol == Protocol::Sctp
+                && p.port == 81
+                && forwarded_by(p, 0))
+    };
+    let probes = probes_with_nodes(&c);
+    let t = Instant::now();
+    let observed = lab.probe(&probes, &ProbeOptions::default()).await;
+    eprintln!("{} probes in {:?}", probes.len(), t.elapsed());
+    let mut denied = 0;
+    for (p, o) in probes.iter().zip(&observed) {
+        let want = if expected_denied(p) {
+            Verdict::Denied
+        } else {
+            Verdict::Allowed
+        };
+        denied += usize::from(want == Verdict::Denied);
+        assert_eq!(
+            o,
+            &Ok(want),
+            "{} -> {} {}/{}",
+            name(p.from),
+            name(p.to),
+            p.port,
+            p.protocol
+        );
+    }
+    assert!(
+        denied >= 30,
+        "the rules affect a good share of the probes ({denied})"
+    );
+    lab.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_to_a_port_nothing_serves_is_an_error_not_a_deny() {
+    let c = Cluster::standard();
+    let lab = Lab::build(&c, "t-noserver").await.expect("lab");
+    let probes = [
+        Probe {
+            from: Endpoint::Pod(1),
+            to: Endpoint::Pod(0),
+            port: 8080,
+            protocol: Protocol::Tcp,
+        },
+        Probe {
+            from: Endpoint::Pod(1),
+            to: Endpoint::Pod(0),
+            port: 8080,
+            protocol: Protocol::Sctp,
+        },
+        Probe {
+            from: Endpoint::Pod(1),
+            to: Endpoint::Pod(0),
+            port: 80,
+            protocol: Protocol::Tcp,
+        },
+    ];
+    let observed = lab.probe(&probes, &ProbeOptions::default()).await;
+    for o in &observed[..2] {
+        let e = o.as_ref().expect_err("no server: an error");
+        assert!(e.contains("serves nothing on 8080/"), "{e}");
+    }
+    assert_eq!(observed[2], Ok(Verdict::Allowed));
+    lab.teardown().await;
+}
