@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod enforcer;
 pub mod expect;
 pub mod field_path;
 pub mod lab;

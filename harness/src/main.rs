@@ -9,15 +9,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use netpol::cluster::Protocol;
+use netpol::enforcer::{Enforcer, EnforcerSpec};
 use netpol::lab::ProbeOptions;
 use netpol::model::Model;
 use netpol::peer::PeerPattern;
 use netpol::probe::Probe;
 use netpol::report::{self, terminal};
 use netpol::results::{
-    Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Status, Summary, now_rfc3339,
+    EnforcerInfo, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Status, Summary,
+    now_rfc3339,
 };
-use netpol::runner::{Enforcer, RunOptions};
+use netpol::runner::RunOptions;
 use netpol::suite::{self, Entry};
 
 /// Exit statuses, the contract with CI scripts.
@@ -79,36 +81,22 @@ enum Command {
     ///
     /// Example: netpol run scenarios/ --enforcer none --report reports/none --timings
     #[command(verbatim_doc_comment)]
-    Run {
-        /// Scenario files, or directories searched recursively for *.yaml and *.yml.
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<PathBuf>,
-        /// Who programs the lab: `none` enforces nothing.
-        #[arg(long, default_value = "none", value_parser = parse_enforcer)]
-        enforcer: Enforcer,
-        /// Write DIR/report.json (schema: docs/report-format.md).
-        #[arg(long, value_name = "DIR")]
-        report: Option<PathBuf>,
-        /// Scenarios run in parallel, each in its own lab.
-        #[arg(long, short = 'j', default_value_t = 4)]
-        jobs: usize,
-        /// Milliseconds a probe may take before it counts as denied (first try).
-        #[arg(long, value_name = "MS", default_value_t = 250)]
-        timeout: u64,
-        /// Milliseconds for the second try of a probe observed denied.
-        #[arg(long, value_name = "MS", default_value_t = 1000)]
-        retry_timeout: u64,
-        /// Print lab setup, sync, probe rounds and teardown times per scenario.
-        #[arg(long)]
-        timings: bool,
-        /// Leave each lab's namespaces up after the run (named under /run/netns), and print
-        /// how to enter them and remove them.
-        #[arg(long)]
-        keep: bool,
-        /// Once each lab is up, print how to enter its namespaces and wait for Enter
-        /// (its servers keep running meanwhile).
-        #[arg(long)]
-        pause: bool,
+    Run(RunArgs),
+
+    /// The bundled reference enforcer, speaking the plugin protocol: what
+    /// `--enforcer reference` runs (docs/plugin-protocol.md).
+    ///
+    /// Example: netpol reference-enforcer version
+    ///          netpol reference-enforcer --iptables legacy --deny drop sync < state.json
+    #[command(verbatim_doc_comment, disable_help_flag = true)]
+    ReferenceEnforcer {
+        /// [--iptables auto|nft|legacy] [--deny reject|drop] version|sync|cleanup
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
     },
 
     /// Print the model's verdict for one probe of a scenario, and why.
@@ -150,11 +138,49 @@ enum Command {
     },
 }
 
-fn parse_enforcer(s: &str) -> Result<Enforcer, String> {
-    match s {
-        "none" => Ok(Enforcer::None),
-        other => Err(format!("unknown enforcer {other:?} (available: none)")),
-    }
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files, or directories searched recursively for *.yaml and *.yml.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Who programs the lab: `reference` (the bundled iptables enforcer), `none`
+    /// (nothing: every probe is allowed), or the path of a plugin executable
+    /// (docs/plugin-protocol.md).
+    #[arg(long, default_value = "reference", value_name = "ENFORCER")]
+    enforcer: String,
+    /// An argument for the enforcer, put before its command on every call
+    /// (repeatable), e.g. --enforcer-arg=--iptables --enforcer-arg=legacy.
+    #[arg(long = "enforcer-arg", value_name = "ARG", allow_hyphen_values = true)]
+    enforcer_args: Vec<String>,
+    /// Seconds each enforcer call (version, sync, cleanup) may take before it is killed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    enforcer_timeout: f64,
+    /// Write DIR/report.json (schema: docs/report-format.md).
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Scenarios run in parallel, each in its own lab.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// Milliseconds a probe may take before it counts as denied (first try).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    timeout: u64,
+    /// Milliseconds for the second try of a probe observed denied.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    retry_timeout: u64,
+    /// Skip the check that each lab allows every probe before the first sync.
+    #[arg(long)]
+    no_preflight: bool,
+    /// Print lab setup, sync, probe rounds and teardown times per scenario.
+    #[arg(long)]
+    timings: bool,
+    /// Leave each lab's namespaces up after the run (named under /run/netns), and print
+    /// how to enter them and remove them.
+    #[arg(long)]
+    keep: bool,
+    /// Once each lab is up, print how to enter its namespaces and wait for Enter
+    /// (its servers keep running meanwhile).
+    #[arg(long)]
+    pause: bool,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -166,30 +192,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { paths } => check(&paths),
         Command::Simulate { paths, report } => simulate(&paths, report.as_deref()),
-        Command::Run {
-            paths,
-            enforcer,
-            report,
-            jobs,
-            timeout,
-            retry_timeout,
-            timings,
-            keep,
-            pause,
-        } => {
-            let probe = ProbeOptions {
-                timeout: Duration::from_millis(timeout),
-                retry_timeout: Duration::from_millis(retry_timeout),
-            };
-            run(
-                &paths,
-                report.as_deref(),
-                enforcer,
-                jobs,
-                RunOptions { probe, keep, pause },
-                timings,
-            )
-        }
+        Command::Run(args) => run(args),
+        Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
             file,
             from,
@@ -258,22 +262,41 @@ fn simulate(paths: &[PathBuf], report_dir: Option<&Path>) -> anyhow::Result<u8> 
     out.finish(report_dir)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    paths: &[PathBuf],
-    report_dir: Option<&Path>,
-    enforcer: Enforcer,
-    jobs: usize,
-    options: RunOptions,
-    timings: bool,
-) -> anyhow::Result<u8> {
-    let files = suite::discover(paths)?;
+fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let files = suite::discover(&args.paths)?;
     netpol::runner::check_privileges().map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        args.enforcer_timeout > 0.0 && args.enforcer_timeout.is_finite(),
+        "--enforcer-timeout must be positive"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let spec = EnforcerSpec::parse(&args.enforcer);
+    let enforcer = runtime
+        .block_on(Enforcer::start(
+            &spec,
+            &args.enforcer_args,
+            Duration::from_secs_f64(args.enforcer_timeout),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = RunOptions {
+        probe: ProbeOptions {
+            timeout: Duration::from_millis(args.timeout),
+            retry_timeout: Duration::from_millis(args.retry_timeout),
+        },
+        keep: args.keep,
+        pause: args.pause,
+        preflight: !args.no_preflight,
+    };
+    let (jobs, report_dir) = (args.jobs, args.report.as_deref());
     let loaded = suite::load(&files);
-    let mut out = Output::start(Mode::Run, timings);
+    let mut out = Output::start(Mode::Run, args.timings);
+    out.enforcer = enforcer.info().map(|i| EnforcerInfo {
+        name: i.name.clone(),
+        version: i.version.clone(),
+        unsupported: i.unsupported.clone(),
+    });
     let interrupted = runtime.block_on(async {
         let results = futures::stream::iter(loaded.iter().enumerate())
             .map(|(i, l)| {
@@ -309,6 +332,7 @@ fn run(
 /// report at the end.
 struct Output {
     mode: Mode,
+    enforcer: Option<EnforcerInfo>,
     timings: bool,
     started_at: String,
     started: std::time::Instant,
@@ -319,6 +343,7 @@ impl Output {
     fn start(mode: Mode, timings: bool) -> Output {
         Output {
             mode,
+            enforcer: None,
             timings,
             started_at: now_rfc3339(),
             started: std::time::Instant::now(),
@@ -350,6 +375,7 @@ impl Output {
             schema_version: SCHEMA_VERSION,
             harness: Harness::current(),
             mode: self.mode,
+            enforcer: self.enforcer,
             started_at: self.started_at,
             duration_ms: self.started.elapsed().as_secs_f64() * 1e3,
             summary: Summary::of(&scenarios),

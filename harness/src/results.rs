@@ -17,6 +17,9 @@ pub struct Report {
     pub harness: Harness,
     /// `simulate` (the model is observed) or `run` (the lab is).
     pub mode: Mode,
+    /// `run` with an enforcer: what its `version` call answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcer: Option<EnforcerInfo>,
     /// RFC 3339, UTC.
     pub started_at: String,
     pub duration_ms: f64,
@@ -37,6 +40,15 @@ impl Harness {
             version: env!("CARGO_PKG_VERSION").into(),
         }
     }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnforcerInfo {
+    pub name: String,
+    pub version: String,
+    /// Features it declares unsupported.
+    #[serde(default)]
+    pub unsupported: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,26 +5,13 @@ use std::io::BufRead;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use crate::enforcer::{self, Enforcer};
+use crate::expect::Verdict;
 use crate::lab::{Lab, ProbeOptions, keep};
 use crate::model::Model;
 use crate::results::{LabTimings, ScenarioResult, Status};
 use crate::scenario::Scenario;
 use crate::simulate::{judge_round, scenario_result};
-
-/// Who programs the lab's dataplane.
-#[derive(Debug, Clone)]
-pub enum Enforcer {
-    /// Nothing enforces: a baseline where every probe is allowed.
-    None,
-}
-
-impl Enforcer {
-    pub fn name(&self) -> &str {
-        match self {
-            Enforcer::None => "none",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -33,6 +20,9 @@ pub struct RunOptions {
     pub keep: bool,
     /// Wait for Enter once each lab is up, to inspect it with its servers running.
     pub pause: bool,
+    /// Before the first sync, check that the lab allows every probe (a lab
+    /// that denies anything on its own would turn into wrong verdicts).
+    pub preflight: bool,
 }
 
 /// Names labs uniquely within this process: `netpol-<pid>-<n>`.
@@ -76,26 +66,22 @@ pub async fn run_scenario(
         pause(s, &lab).await;
     }
     let mut rounds = Vec::new();
-    let mut failure = None;
-    for round in &s.rounds {
-        let model = match Model::new(&round.cluster, &round.policies) {
-            Ok(m) => m,
-            Err(e) => {
-                failure = Some(format!("round {}: {e}", round.name));
-                break;
-            }
-        };
-        let sync_ms = match enforcer {
-            // Nothing programs the lab: there is nothing to converge.
-            Enforcer::None => None,
-        };
-        let t = Instant::now();
-        let observations = lab.probe(&s.probes, &options.probe).await;
-        let duration_ms = t.elapsed().as_secs_f64() * 1e3;
-        let mut judged = judge_round(round, &model, &s.probes, &observations, duration_ms);
-        judged.sync_ms = sync_ms;
-        rounds.push(judged);
-    }
+    let failure = run_rounds(s, enforcer, options, &lab, &label, &mut rounds)
+        .await
+        .err();
+    // The enforcer cleans up even after a failure; its failure to do so is one too.
+    let cleanup = match (enforcer, s.rounds.last()) {
+        (Enforcer::Plugin(plugin), Some(last)) => plugin
+            .cleanup(&enforcer::state(&lab, &label, last))
+            .await
+            .err()
+            .map(|e| e.to_string()),
+        _ => None,
+    };
+    let failure = match (failure, cleanup) {
+        (Some(f), Some(c)) => Some(format!("{f}\n{c}")),
+        (f, c) => f.or(c),
+    };
     let kept = options.keep.then(|| keep::keep(&lab));
     let teardown_ms = lab.teardown().await.as_secs_f64() * 1e3;
     let mut result = match failure {
@@ -117,6 +103,59 @@ pub async fn run_scenario(
         });
     }
     result
+}
+
+/// Syncs, probes and judges every round; the first failure of the lab or
+/// the enforcer ends the scenario.
+async fn run_rounds(
+    s: &Scenario,
+    enforcer: &Enforcer,
+    options: &RunOptions,
+    lab: &Lab,
+    label: &str,
+    rounds: &mut Vec<crate::results::RoundResult>,
+) -> Result<(), String> {
+    if options.preflight && matches!(enforcer, Enforcer::Plugin(_)) {
+        let observed = lab.probe(&s.probes, &options.probe).await;
+        if let Some((p, o)) = s
+            .probes
+            .iter()
+            .zip(&observed)
+            .find(|(_, o)| **o != Ok(Verdict::Allowed))
+        {
+            let c = s.cluster();
+            return Err(format!(
+                "lab preflight: before any enforcer sync, {} -> {} {}/{} was {:?}, not allowed; the lab itself is broken",
+                c.endpoint_name(p.from),
+                c.endpoint_name(p.to),
+                p.port,
+                p.protocol,
+                o
+            ));
+        }
+    }
+    for round in &s.rounds {
+        let model = Model::new(&round.cluster, &round.policies)
+            .map_err(|e| format!("round {}: {e}", round.name))?;
+        let sync_ms = match enforcer {
+            // Nothing programs the lab: there is nothing to converge.
+            Enforcer::None => None,
+            Enforcer::Plugin(plugin) => {
+                let took = plugin
+                    .sync(&enforcer::state(lab, label, round))
+                    .await
+                    .map_err(|e| format!("round {}: {e}", round.name))?;
+                Some(took.as_secs_f64() * 1e3)
+            }
+        };
+        let t = Instant::now();
+        let observations = lab.probe(&s.probes, &options.probe).await;
+        let duration_ms = t.elapsed().as_secs_f64() * 1e3;
+        let mut judged = judge_round(round, &model, &s.probes, &observations, duration_ms);
+        judged.sync_ms = sync_ms;
+        rounds.push(judged);
+    }
+    Ok(())
 }
 
 /// Prints how to enter each namespace, then waits for Enter.

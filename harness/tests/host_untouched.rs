@@ -24,10 +24,13 @@ fn host_state() -> Vec<(String, String)> {
         |key: &str| std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap_or_default();
     vec![
         ("links".into(), run("ip", &["-o", "link"])),
-        ("addresses".into(), run("ip", &["-o", "addr"])),
+        (
+            "addresses".into(),
+            without_lifetimes(&run("ip", &["-o", "addr"])),
+        ),
         (
             "routes".into(),
-            run("ip", &["route", "show", "table", "all"]),
+            without_lifetimes(&run("ip", &["route", "show", "table", "all"])),
         ),
         ("rules".into(), run("ip", &["rule"])),
         ("named namespaces".into(), run("ip", &["netns", "list"])),
@@ -68,7 +71,12 @@ fn without_lifetimes(text: &str) -> String {
         kept.join(" ")
     };
     text.lines()
-        .map(|l| drop_word_after(&drop_word_after(&drop_word_after(l, "valid_lft"), "preferred_lft"), "expires"))
+        .map(|l| {
+            drop_word_after(
+                &drop_word_after(&drop_word_after(l, "valid_lft"), "preferred_lft"),
+                "expires",
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

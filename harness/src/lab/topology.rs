@@ -205,19 +205,21 @@ impl Netlink {
 }
 
 /// Sysctls every lab namespace gets: no IPv6 chatter, no reverse-path
-/// filtering inherited from the host, and, for routers, forwarding.
+/// filtering inherited from the host, no rate limit on ICMP errors (an
+/// enforcer that rejects must be able to answer every probe at once), and,
+/// for routers, forwarding.
 pub async fn base_sysctls(ns: &NetNs, router: bool) -> io::Result<()> {
-    for key in [
-        "net/ipv6/conf/all/disable_ipv6",
-        "net/ipv6/conf/default/disable_ipv6",
-    ] {
-        ns.sysctl(key, "1").await?;
-    }
-    for key in [
-        "net/ipv4/conf/all/rp_filter",
-        "net/ipv4/conf/default/rp_filter",
-    ] {
-        ns.sysctl(key, "0").await?;
+    let settings = [
+        ("net/ipv6/conf/all/disable_ipv6", "1"),
+        ("net/ipv6/conf/default/disable_ipv6", "1"),
+        ("net/ipv4/conf/all/rp_filter", "0"),
+        ("net/ipv4/conf/default/rp_filter", "0"),
+        ("net/ipv4/icmp_ratelimit", "0"),
+        ("net/ipv4/icmp_msgs_per_sec", "1000000"),
+        ("net/ipv4/icmp_msgs_burst", "1000000"),
+    ];
+    for (key, value) in settings {
+        ns.sysctl(key, value).await?;
     }
     if router {
         ns.sysctl("net/ipv4/ip_forward", "1").await?;

@@ -1,0 +1,325 @@
+//! Enforcers: who programs the lab's dataplane. Every enforcer but `none`
+//! is a plugin driven through the documented protocol
+//! (`docs/plugin-protocol.md`), the bundled reference enforcer included.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use netpol_protocol::{PROTOCOL_VERSION, State, VersionInfo};
+use tokio::io::AsyncWriteExt;
+
+use crate::cluster::Endpoint;
+use crate::lab::{Lab, topology};
+use crate::scenario::Round;
+
+/// How the user names an enforcer on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnforcerSpec {
+    /// Nothing enforces: every probe is allowed.
+    None,
+    /// The bundled iptables reference enforcer.
+    Reference,
+    /// A plugin executable.
+    Path(PathBuf),
+}
+
+impl EnforcerSpec {
+    pub fn parse(s: &str) -> EnforcerSpec {
+        match s {
+            "none" => EnforcerSpec::None,
+            "reference" => EnforcerSpec::Reference,
+            path => EnforcerSpec::Path(PathBuf::from(path)),
+        }
+    }
+}
+
+/// A failed plugin call: it names the plugin and the call.
+#[derive(Debug, thiserror::Error)]
+pub enum EnforcerError {
+    #[error("enforcer {plugin}: `{command}`: cannot run {program}: {error}")]
+    Spawn {
+        plugin: String,
+        command: String,
+        program: String,
+        error: std::io::Error,
+    },
+    #[error("enforcer {plugin}: `{command}` did not finish within {timeout:?}; it was killed")]
+    Timeout {
+        plugin: String,
+        command: String,
+        timeout: Duration,
+    },
+    #[error("enforcer {plugin}: `{command}` failed ({status}): {stderr}")]
+    Failed {
+        plugin: String,
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("enforcer {plugin}: `{command}` answered something that is not {expected}: {detail}")]
+    BadAnswer {
+        plugin: String,
+        command: String,
+        expected: &'static str,
+        detail: String,
+    },
+}
+
+/// A plugin, ready to use: its `version` answer has been checked.
+#[derive(Debug, Clone)]
+pub struct Plugin {
+    program: PathBuf,
+    args: Vec<String>,
+    timeout: Duration,
+    pub info: VersionInfo,
+}
+
+/// An enforcer ready for a run.
+#[derive(Debug, Clone)]
+pub enum Enforcer {
+    None,
+    Plugin(Plugin),
+}
+
+impl Enforcer {
+    /// Resolves `spec` and, for a plugin, asks its version. `args` go before
+    /// the command on every call; `timeout` bounds every call.
+    pub async fn start(
+        spec: &EnforcerSpec,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<Enforcer, EnforcerError> {
+        let (program, mut all_args) = match spec {
+            EnforcerSpec::None => return Ok(Enforcer::None),
+            EnforcerSpec::Reference => (
+                std::env::current_exe().unwrap_or_else(|_| PathBuf::from("netpol")),
+                vec!["reference-enforcer".to_string()],
+            ),
+            EnforcerSpec::Path(p) => (p.clone(), Vec::new()),
+        };
+        all_args.extend(args.iter().cloned());
+        Plugin::start(program, all_args, timeout)
+            .await
+            .map(Enforcer::Plugin)
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Enforcer::None => "none".to_string(),
+            Enforcer::Plugin(p) => p.info.name.clone(),
+        }
+    }
+
+    pub fn info(&self) -> Option<&VersionInfo> {
+        match self {
+            Enforcer::None => None,
+            Enforcer::Plugin(p) => Some(&p.info),
+        }
+    }
+}
+
+impl Plugin {
+    async fn start(
+        program: PathBuf,
+        args: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Plugin, EnforcerError> {
+        let mut plugin = Plugin {
+            program,
+            args,
+            timeout,
+            info: VersionInfo {
+                name: String::new(),
+                version: String::new(),
+                protocol_versions: Vec::new(),
+                unsupported: Vec::new(),
+            },
+        };
+        let out = plugin.call("version", b"{}").await?;
+        let bad = |detail: String| EnforcerError::BadAnswer {
+            plugin: plugin.label(),
+            command: "version".into(),
+            expected: "a version document",
+            detail,
+        };
+        let info: VersionInfo = serde_json::from_slice(&out)
+            .map_err(|e| bad(format!("{e}; it printed {:?}", truncate(&out))))?;
+        if !info.protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) {
+            return Err(bad(format!(
+                "it speaks protocol versions {:?}, the harness speaks {PROTOCOL_VERSION}",
+                info.protocol_versions
+            )));
+        }
+        plugin.info = info;
+        Ok(plugin)
+    }
+
+    /// The plugin as messages name it: its own name once known, else its path.
+    fn label(&self) -> String {
+        if self.info.name.is_empty() {
+            self.program.display().to_string()
+        } else {
+            format!("{} ({})", self.info.name, self.program.display())
+        }
+    }
+
+    /// Makes the dataplane enforce `state`; returns how long it took.
+    pub async fn sync(&self, state: &State) -> Result<Duration, EnforcerError> {
+        let t = Instant::now();
+        self.call(
+            "sync",
+            &serde_json::to_vec(state).expect("the state serializes"),
+        )
+        .await?;
+        Ok(t.elapsed())
+    }
+
+    /// Asks the plugin to remove everything it created.
+    pub async fn cleanup(&self, state: &State) -> Result<(), EnforcerError> {
+        self.call(
+            "cleanup",
+            &serde_json::to_vec(state).expect("the state serializes"),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Runs `PROGRAM ARGS... COMMAND` with `input` on stdin, in a process
+    /// group of its own, so that on timeout the plugin and anything it
+    /// started are killed together.
+    async fn call(&self, command: &str, input: &[u8]) -> Result<Vec<u8>, EnforcerError> {
+        let mut child = tokio::process::Command::new(&self.program)
+            .args(&self.args)
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| EnforcerError::Spawn {
+                plugin: self.label(),
+                command: command.into(),
+                program: self.program.display().to_string(),
+                error,
+            })?;
+        let pgid = child.id().map(|id| nix::unistd::Pid::from_raw(id as i32));
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = input.to_vec();
+        // A plugin that does not read its input must not block us: write aside.
+        let writer = tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+        });
+        let outcome = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
+        writer.abort();
+        let kill_group = || {
+            if let Some(pgid) = pgid {
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            }
+        };
+        match outcome {
+            Err(_) => {
+                kill_group();
+                Err(EnforcerError::Timeout {
+                    plugin: self.label(),
+                    command: command.into(),
+                    timeout: self.timeout,
+                })
+            }
+            Ok(Err(error)) => {
+                kill_group();
+                Err(EnforcerError::Spawn {
+                    plugin: self.label(),
+                    command: command.into(),
+                    program: self.program.display().to_string(),
+                    error,
+                })
+            }
+            Ok(Ok(out)) => {
+                // Whatever the plugin left running in its group goes with it.
+                kill_group();
+                if out.status.success() {
+                    Ok(out.stdout)
+                } else {
+                    Err(EnforcerError::Failed {
+                        plugin: self.label(),
+                        command: command.into(),
+                        status: out.status.to_string(),
+                        stderr: truncate(&out.stderr),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn truncate(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.chars().count() > 2000 {
+        format!("{}...", text.chars().take(2000).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// The protocol's state document for one round of a lab.
+pub fn state(lab: &Lab, lab_id: &str, round: &Round) -> State {
+    let c = &round.cluster;
+    let ports = |ps: &[crate::cluster::ContainerPort]| {
+        ps.iter()
+            .map(|p| netpol_protocol::ContainerPort {
+                name: p.name.clone(),
+                container_port: p.port,
+                protocol: p.protocol.as_str().to_string(),
+            })
+            .collect()
+    };
+    State {
+        protocol_version: PROTOCOL_VERSION.to_string(),
+        lab: lab_id.to_string(),
+        nodes: c
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| netpol_protocol::Node {
+                name: n.name.clone(),
+                netns: lab.host(Endpoint::Node(i)).ns.path().display().to_string(),
+                ip: n.ip,
+            })
+            .collect(),
+        namespaces: c
+            .namespaces
+            .iter()
+            .map(|n| netpol_protocol::Namespace {
+                name: n.name.clone(),
+                labels: n.labels.clone(),
+            })
+            .collect(),
+        pods: c
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(j, p)| netpol_protocol::Pod {
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+                labels: p.labels.clone(),
+                ip: p.ip,
+                node: c.nodes[p.node].name.clone(),
+                netns: lab.host(Endpoint::Pod(j)).ns.path().display().to_string(),
+                host_veth: topology::pod_veth_name(j),
+                container_ports: ports(&p.ports),
+            })
+            .collect(),
+        externals: c
+            .externals
+            .iter()
+            .map(|e| netpol_protocol::External {
+                name: e.name.clone(),
+                ip: e.ip,
+            })
+            .collect(),
+        network_policies: round.policies.iter().map(|p| p.object.clone()).collect(),
+    }
+}

@@ -1,0 +1,223 @@
+//! Enforcer plugins through the protocol: a plugin that crashes, hangs or
+//! prints garbage is an error naming the plugin and the call, the lab is
+//! still torn down, and nothing it started survives; the reference
+//! enforcer's cleanup leaves no rule behind and its syncs are idempotent.
+//! Needs root.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netpol::cluster::Endpoint;
+use netpol::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
+use netpol::lab::Lab;
+use netpol::results::Status;
+use netpol::runner::{RunOptions, run_scenario};
+use netpol::scenario;
+
+const VERSION: &str = r#"{"name": "test-plugin", "version": "0.0.1", "protocolVersions": ["1"]}"#;
+
+/// A plugin script in a directory of its own (removed on drop).
+struct Script {
+    dir: PathBuf,
+}
+
+impl Script {
+    /// `body` is the shell code run for each call; `$1` is the command.
+    fn new(name: &str, body: &str) -> Script {
+        let dir = std::env::temp_dir().join(format!("netpol-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("plugin");
+        std::fs::write(&path, format!("#!/bin/sh\ncat > /dev/null\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Script { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("plugin")
+    }
+
+    async fn start(&self, timeout: Duration) -> Result<Enforcer, EnforcerError> {
+        Enforcer::start(&EnforcerSpec::Path(self.path()), &[], timeout).await
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scenario(name: &str) -> netpol::scenario::Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name);
+    scenario::load(&path)
+        .loaded
+        .expect("a repository scenario loads")
+}
+
+fn running(pattern: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_plugin_is_an_error_naming_it_and_the_call() {
+    let script = Script::new(
+        "crash",
+        &format!(
+            "case $1 in version) echo '{VERSION}';; sync) echo 'no such chain' >&2; exit 3;; esac"
+        ),
+    );
+    let enforcer = script
+        .start(Duration::from_secs(10))
+        .await
+        .expect("version works");
+    let result = run_scenario(
+        &scenario("default-policies/default-deny-ingress.yaml"),
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(result.status, Status::Error);
+    let message = result.message.unwrap();
+    assert!(
+        message.contains("enforcer test-plugin")
+            && message.contains("`sync` failed")
+            && message.contains("no such chain"),
+        "{message}"
+    );
+    assert!(
+        result.lab.is_some(),
+        "the lab was torn down (its teardown was timed)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_plugin_is_killed_with_everything_it_started() {
+    // The sleep is a child of the plugin: it must die with it.
+    let script = Script::new(
+        "hang",
+        &format!("case $1 in version) echo '{VERSION}';; sync) sleep 4321.5;; esac"),
+    );
+    let enforcer = script
+        .start(Duration::from_secs(1))
+        .await
+        .expect("version works");
+    let result = run_scenario(
+        &scenario("default-policies/default-deny-ingress.yaml"),
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(result.status, Status::Error);
+    let message = result.message.unwrap();
+    assert!(
+        message.contains("`sync` did not finish within 1s; it was killed"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !running("sleep 4321.5"),
+        "the plugin's child process was killed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_or_an_unknown_protocol_version_is_refused_at_version() {
+    let garbage = Script::new("garbage", "echo 'hello, I am a plugin'");
+    let e = garbage
+        .start(Duration::from_secs(10))
+        .await
+        .expect_err("not a version document");
+    let text = e.to_string();
+    assert!(
+        text.contains("`version` answered something that is not a version document")
+            && text.contains("hello, I am a plugin"),
+        "{text}"
+    );
+    let future = Script::new(
+        "future",
+        r#"echo '{"name": "p", "version": "9", "protocolVersions": ["7"]}'"#,
+    );
+    let e = future
+        .start(Duration::from_secs(10))
+        .await
+        .expect_err("an unknown protocol version");
+    assert!(
+        e.to_string().contains("speaks protocol versions [\"7\"]"),
+        "{e}"
+    );
+    let missing = Enforcer::start(
+        &EnforcerSpec::Path("/nonexistent/plugin".into()),
+        &[],
+        Duration::from_secs(1),
+    )
+    .await
+    .expect_err("no such file");
+    assert!(
+        missing
+            .to_string()
+            .contains("cannot run /nonexistent/plugin"),
+        "{missing}"
+    );
+}
+
+/// `iptables-save` of a node's namespace, without comments and counters.
+async fn node_table(lab: &Lab, node: usize) -> String {
+    let out = lab
+        .host(Endpoint::Node(node))
+        .ns
+        .run(|| std::process::Command::new("iptables-save").output())
+        .await
+        .unwrap()
+        .expect("iptables-save runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_syncs_idempotently_and_cleans_up_every_rule() {
+    let s = scenario("concepts-page/example-policy.yaml");
+    let spec = EnforcerSpec::Path(PathBuf::from(env!("CARGO_BIN_EXE_netpol")));
+    let Enforcer::Plugin(plugin) = Enforcer::start(
+        &spec,
+        &["reference-enforcer".into()],
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap() else {
+        panic!("a plugin")
+    };
+    let lab = Lab::build(s.cluster(), "t-cleanup").await.unwrap();
+    let state = enforcer::state(&lab, "t-cleanup", &s.rounds[0]);
+    plugin.sync(&state).await.unwrap();
+    let first: Vec<String> =
+        futures::future::join_all((0..s.cluster().nodes.len()).map(|n| node_table(&lab, n))).await;
+    assert!(
+        first.iter().any(|t| t.contains("NETPOL-IN-")),
+        "the policy isolates a pod somewhere"
+    );
+    plugin.sync(&state).await.unwrap();
+    let second: Vec<String> =
+        futures::future::join_all((0..s.cluster().nodes.len()).map(|n| node_table(&lab, n))).await;
+    assert_eq!(
+        first, second,
+        "a second sync of the same state changes nothing"
+    );
+    plugin.cleanup(&state).await.unwrap();
+    for n in 0..s.cluster().nodes.len() {
+        let table = node_table(&lab, n).await;
+        assert!(
+            !table.contains("-A ") && !table.contains("NETPOL"),
+            "node {n} still has rules or chains:\n{table}"
+        );
+    }
+    lab.teardown().await;
+}

@@ -1,0 +1,146 @@
+//! The enforcer plugin protocol, version 1 (`docs/plugin-protocol.md`).
+//!
+//! A plugin is an executable. The harness runs `PLUGIN [ARGS...] COMMAND`
+//! with a JSON document on standard input:
+//! - `version`: prints a [`VersionInfo`] on standard output;
+//! - `sync`: receives the complete desired [`State`] and exits 0 only once
+//!   the dataplane enforces it;
+//! - `cleanup`: receives the [`State`] and removes everything the plugin created.
+//!
+//! A failing call exits non-zero with a message on standard error.
+//! Readers ignore fields they do not know, so that later versions can add some.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this crate describes.
+pub const PROTOCOL_VERSION: &str = "1";
+
+/// Feature names a plugin may declare unsupported; scenarios tag themselves
+/// with the same names.
+pub const FEATURES: [&str; 3] = ["sctp", "endPort", "namedPorts"];
+
+/// The commands of the protocol.
+pub const COMMANDS: [&str; 3] = ["version", "sync", "cleanup"];
+
+/// What `version` prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    /// The implementation's name, e.g. `calico`.
+    pub name: String,
+    /// The implementation's version.
+    pub version: String,
+    /// Protocol versions the plugin speaks, e.g. `["1"]`.
+    pub protocol_versions: Vec<String>,
+    /// Features of [`FEATURES`] the implementation does not support.
+    #[serde(default)]
+    pub unsupported: Vec<String>,
+}
+
+/// The complete desired state, sent to `sync` and `cleanup`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub protocol_version: String,
+    /// Identifies the lab; the same for every call about one lab.
+    pub lab: String,
+    pub nodes: Vec<Node>,
+    pub namespaces: Vec<Namespace>,
+    pub pods: Vec<Pod>,
+    pub externals: Vec<External>,
+    /// The NetworkPolicies in force, as Kubernetes JSON objects
+    /// (`apiVersion`, `kind`, `metadata`, `spec`).
+    pub network_policies: Vec<NetworkPolicy>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub name: String,
+    /// A path to open to enter the node's network namespace
+    /// (`nsenter --net=PATH`, `setns(open(PATH), CLONE_NEWNET)`); valid while
+    /// the harness runs. Filter pod traffic here, on the FORWARD hook.
+    pub netns: String,
+    /// The node's own address (on its `eth0`).
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Namespace {
+    pub name: String,
+    /// Including `kubernetes.io/metadata.name`.
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub ip: Ipv4Addr,
+    /// The name of the node the pod runs on.
+    pub node: String,
+    /// The pod's own network namespace (its only interface is `eth0`).
+    pub netns: String,
+    /// The pod's veth end in its node's namespace.
+    pub host_veth: String,
+    pub container_ports: Vec<ContainerPort>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub container_port: u16,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+}
+
+/// A host outside the pod network, known to policies only by address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct External {
+    pub name: String,
+    pub ip: Ipv4Addr,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_use_kubernetes_style_names_and_ignore_unknown_fields() {
+        let v: VersionInfo = serde_json::from_str(
+            r#"{"name": "x", "version": "1.0", "protocolVersions": ["1"], "unsupported": ["sctp"], "futureField": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(v.unsupported, ["sctp"]);
+        let p = Pod {
+            namespace: "x".into(),
+            name: "a".into(),
+            labels: BTreeMap::new(),
+            ip: Ipv4Addr::new(10, 244, 1, 10),
+            node: "node-1".into(),
+            netns: "/proc/1/fd/3".into(),
+            host_veth: "veth0".into(),
+            container_ports: vec![ContainerPort {
+                name: None,
+                container_port: 80,
+                protocol: "TCP".into(),
+            }],
+        };
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["hostVeth"], "veth0");
+        assert_eq!(
+            json["containerPorts"][0],
+            serde_json::json!({"containerPort": 80, "protocol": "TCP"})
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! From the desired state to the `iptables-restore` input of one node.
+//!
+//! Written from `docs/spec-notes.md`, independently of the harness's model:
+//! the two implementations of the spec check each other.
+//!
+//! Layout of a node's filter table (pod traffic crosses FORWARD):
+//!
+//! ```text
+//! FORWARD         -> NETPOL-FORWARD
+//! NETPOL-FORWARD  replies of allowed connections: ACCEPT (stateful)
+//!                 -i <veth of pod j>  -> NETPOL-OUT-j   (if j is egress-isolated)
+//!                 -o <veth of pod j>  -> NETPOL-IN-j    (if j is ingress-isolated)
+//! NETPOL-IN-j     clear the allow bit; each rule of each policy isolating j;
+//!                 allow bit set: RETURN; otherwise NETPOL-DENY
+//! NETPOL-IN-j-Pp-Rr   a rule: peers (pod addresses, ipBlocks) -> ports -> set the allow bit
+//! ```
+//!
+//! Traffic between a pod and its own node never crosses FORWARD (INPUT and
+//! OUTPUT are left alone), nor does a pod's traffic to itself: both are
+//! always allowed, as the spec says.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::core::{Selector, SelectorExt};
+use netpol_protocol::{Pod, State};
+
+/// The packet-mark bit a matching rule sets.
+const ALLOW_BIT: &str = "0x10000/0x10000";
+
+/// What happens to denied traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deny {
+    /// TCP reset or ICMP port unreachable: the client knows at once.
+    Reject,
+    /// Silently dropped: the client waits for its timeout.
+    Drop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("NetworkPolicy {policy}: {message}")]
+    Policy { policy: String, message: String },
+    #[error("node {0} is not in the state")]
+    UnknownNode(String),
+}
+
+/// `node_rules` for a node of the state.
+pub fn node_rules_for(node: &crate::NodeRef<'_>, deny: Deny) -> Result<String, RulesError> {
+    node_rules(node.state, node.name, deny)
+}
+
+/// The `iptables-restore` input that removes every rule and chain.
+pub fn empty_table() -> String {
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+        .to_string()
+}
+
+/// Direction of a rule, as seen from the isolated pod.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    fn chain(self) -> &'static str {
+        match self {
+            Direction::Ingress => "IN",
+            Direction::Egress => "OUT",
+        }
+    }
+    /// The iptables option matching the other end of the traffic.
+    fn peer_option(self) -> &'static str {
+        match self {
+            Direction::Ingress => "-s",
+            Direction::Egress => "-d",
+        }
+    }
+    fn field(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// One ingress or egress rule, with peers and ports as written.
+struct RuleSpec<'a> {
+    peers: Option<&'a [NetworkPolicyPeer]>,
+    ports: Option<&'a [NetworkPolicyPort]>,
+}
+
+/// A policy, with what the spec says about whom it isolates.
+struct PolicyView<'a> {
+    key: String,
+    object: &'a NetworkPolicy,
+    namespace: String,
+    ingress: Option<Vec<RuleSpec<'a>>>,
+    egress: Option<Vec<RuleSpec<'a>>>,
+}
+
+fn selector(s: Option<&LabelSelector>, policy: &str) -> Result<Selector, RulesError> {
+    match s {
+        // Absent, like empty, selects everything.
+        None => Ok(Selector::default()),
+        Some(s) => Selector::try_from(s.clone()).map_err(|e| RulesError::Policy {
+            policy: policy.to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn view(np: &NetworkPolicy) -> PolicyView<'_> {
+    let namespace = np
+        .metadata
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let key = format!(
+        "{namespace}/{}",
+        np.metadata.name.as_deref().unwrap_or_default()
+    );
+    let spec = np.spec.as_ref();
+    let ingress_rules = spec.and_then(|s| s.ingress.as_ref());
+    let egress_rules = spec.and_then(|s| s.egress.as_ref());
+    // policyTypes absent or empty: Ingress, and Egress when there are egress rules.
+    let types: Vec<&str> = match spec
+        .and_then(|s| s.policy_types.as_ref())
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) => t.iter().map(String::as_str).collect(),
+        None if egress_rules.is_some_and(|e| !e.is_empty()) => vec!["Ingress", "Egress"],
+        None => vec!["Ingress"],
+    };
+    PolicyView {
+        ingress: types.contains(&"Ingress").then(|| {
+            ingress_rules
+                .into_iter()
+                .flatten()
+                .map(|r| RuleSpec {
+                    peers: r.from.as_deref(),
+                    ports: r.ports.as_deref(),
+                })
+                .collect()
+        }),
+        egress: types.contains(&"Egress").then(|| {
+            egress_rules
+                .into_iter()
+                .flatten()
+                .map(|r| RuleSpec {
+                    peers: r.to.as_deref(),
+                    ports: r.ports.as_deref(),
+                })
+                .collect()
+        }),
+        key,
+        object: np,
+        namespace,
+    }
+}
+
+/// Whether the policy's podSelector selects `pod` (same namespace only).
+fn selects(p: &PolicyView<'_>, pod: &Pod) -> Result<bool, RulesError> {
+    let sel = selector(
+        p.object.spec.as_ref().and_then(|s| s.pod_selector.as_ref()),
+        &p.key,
+    )?;
+    Ok(pod.namespace == p.namespace && sel.matches(&pod.labels))
+}
+
+/// Builds the restore input of one node.
+struct Builder<'a> {
+    state: &'a State,
+    namespace_labels: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    chains: Vec<String>,
+    rules: Vec<String>,
+}
+
+/// The `iptables-restore` input for `node`: the whole filter table.
+pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, RulesError> {
+    if !state.nodes.iter().any(|n| n.name == node) {
+        return Err(RulesError::UnknownNode(node.to_string()));
+    }
+    let mut b = Builder {
+        state,
+        namespace_labels: state
+            .namespaces
+            .iter()
+            .map(|n| (n.name.as_str(), &n.labels))
+            .collect(),
+        chains: Vec::new(),
+        rules: Vec::new(),
+    };
+    let policies: Vec<PolicyView<'_>> = state.network_policies.iter().map(view).collect();
+
+    b.chain("NETPOL-FORWARD");
+    b.chain("NETPOL-DENY");
+    b.rule(
+        "FORWARD",
+        "-m comment --comment \"netpol reference enforcer\" -j NETPOL-FORWARD",
+    );
+    // Stateful: replies of allowed connections, and their ICMP errors, pass.
+    b.rule(
+        "NETPOL-FORWARD",
+        "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    );
+    match deny {
+        Deny::Reject => {
+            b.rule("NETPOL-DENY", "-p tcp -j REJECT --reject-with tcp-reset");
+            b.rule(
+                "NETPOL-DENY",
+                "-j REJECT --reject-with icmp-port-unreachable",
+            );
+        }
+        Deny::Drop => b.rule("NETPOL-DENY", "-j DROP"),
+    }
+
+    for (j, pod) in state
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.node == node)
+    {
+        for direction in [Direction::Egress, Direction::Ingress] {
+            let mut isolating = Vec::new();
+            for (p, policy) in policies.iter().enumerate() {
+                let rules = match direction {
+                    Direction::Ingress => policy.ingress.as_ref(),
+                    Direction::Egress => policy.egress.as_ref(),
+                };
+                if let Some(rules) = rules
+                    && selects(policy, pod)?
+                {
+                    isolating.push((p, policy, rules));
+                }
+            }
+            if isolating.is_empty() {
+                continue; // not isolated in this direction: everything passes
+            }
+            let chain = format!("NETPOL-{}-{j}", direction.chain());
+            let (iface, what) = match direction {
+                Direction::Egress => ("-i", "egress of"),
+                Direction::Ingress => ("-o", "ingress to"),
+            };
+            b.rule(
+                "NETPOL-FORWARD",
+                &format!(
+                    "{iface} {} -m comment --comment \"{what} {}/{}\" -j {chain}",
+                    pod.host_veth, pod.namespace, pod.name
+                ),
+            );
+            b.chain(&chain);
+            b.rule(&chain, "-j MARK --set-xmark 0x0/0x10000");
+            for (p, policy, rules) in isolating {
+                for (r, rule) in rules.iter().enumerate() {
+                    let rule_chain = format!("{chain}-P{p}-R{r}");
+                    b.rule(
+                        &chain,
+                        &format!(
+                            "-m comment --comment \"{} {}[{r}]\" -j {rule_chain}",
+                            policy.key,
+                            direction.field()
+                        ),
+                    );
+                    b.rule_chain(&rule_chain, policy, rule, direction, pod)?;
+                }
+            }
+            b.rule(&chain, &format!("-m mark --mark {ALLOW_BIT} -j RETURN"));
+            b.rule(&chain, "-j NETPOL-DENY");
+        }
+    }
+
+    let mut out =
+        String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    for c in &b.chains {
+        let _ = writeln!(out, ":{c} - [0:0]");
+    }
+    for r in &b.rules {
+        out.push_str(r);
+        out.push('\n');
+    }
+    out.push_str("COMMIT\n");
+    Ok(out)
+}
+
+impl Builder<'_> {
+    fn chain(&mut self, name: &str) {
+        self.chains.push(name.to_string());
+    }
+
+    fn rule(&mut self, chain: &str, spec: &str) {
+        self.rules.push(format!("-A {chain} {spec}"));
+    }
+
+    /// A rule allows traffic matching one of its peers AND one of its ports.
+    fn rule_chain(
+        &mut self,
+        chain: &str,
+        policy: &PolicyView<'_>,
+        rule: &RuleSpec<'_>,
+        direction: Direction,
+        pod: &Pod,
+    ) -> Result<(), RulesError> {
+        self.chain(chain);
+        let ports_target = match rule.ports.filter(|p| !p.is_empty()) {
+            // Ports absent or empty: any port.
+            None => format!("MARK --set-xmark {ALLOW_BIT}"),
+            Some(ports) => {
+                let ports_chain = format!("{chain}-PORTS");
+                self.chain(&ports_chain);
+                for port in ports {
+                    for matcher in self.port_matchers(port, direction, pod, &policy.key)? {
+                        self.rule(
+                            &ports_chain,
+                            &format!("{matcher} -j MARK --set-xmark {ALLOW_BIT}"),
+                        );
+                    }
+                }
+                ports_chain
+            }
+        };
+        let opt = direction.peer_option();
+        match rule.peers.filter(|p| !p.is_empty()) {
+            // Peers absent or empty: any peer.
+            None => self.rule(chain, &format!("-j {ports_target}")),
+            Some(peers) => {
+                for (k, peer) in peers.iter().enumerate() {
+                    if let Some(block) = &peer.ip_block {
+                        let Some(cidr) = ipv4_block(&block.cidr, &policy.key)? else {
+                            continue;
+                        }; // IPv6: no IPv4 address matches
+                        let block_chain = format!("{chain}-B{k}");
+                        self.chain(&block_chain);
+                        self.rule(chain, &format!("{opt} {cidr} -j {block_chain}"));
+                        for except in block.except.iter().flatten() {
+                            if let Some(x) = ipv4_block(except, &policy.key)? {
+                                self.rule(&block_chain, &format!("{opt} {x} -j RETURN"));
+                            }
+                        }
+                        self.rule(&block_chain, &format!("-j {ports_target}"));
+                    } else {
+                        for ip in self.peer_pods(peer, &policy.namespace, &policy.key)? {
+                            self.rule(chain, &format!("{opt} {ip}/32 -j {ports_target}"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The addresses of the pods a selector peer selects: podSelector alone
+    /// in the policy's namespace; with a namespaceSelector, in the selected
+    /// namespaces (both must match).
+    fn peer_pods(
+        &self,
+        peer: &NetworkPolicyPeer,
+        policy_namespace: &str,
+        policy: &str,
+    ) -> Result<Vec<Ipv4Addr>, RulesError> {
+        let pod_sel = selector(peer.pod_selector.as_ref(), policy)?;
+        let ns_sel = peer
+            .namespace_selector
+            .as_ref()
+            .map(|s| selector(Some(s), policy))
+            .transpose()?;
+        let empty = BTreeMap::new();
+        Ok(self
+            .state
+            .pods
+            .iter()
+            .filter(|p| match &ns_sel {
+                None => p.namespace == policy_namespace,
+                Some(sel) => sel.matches(
+                    self.namespace_labels
+                        .get(p.namespace.as_str())
+                        .copied()
+                        .unwrap_or(&empty),
+                ),
+            })
+            .filter(|p| pod_sel.matches(&p.labels))
+            .map(|p| p.ip)
+            .collect())
+    }
+
+    /// iptables matches for one `ports` entry. A named port resolves
+    /// against the destination's container ports (name AND protocol): the
+    /// isolated pod for ingress; for egress, every pod that has it.
+    fn port_matchers(
+        &self,
+        port: &NetworkPolicyPort,
+        direction: Direction,
+        pod: &Pod,
+        policy: &str,
+    ) -> Result<Vec<String>, RulesError> {
+        let protocol = port.protocol.as_deref().unwrap_or("TCP");
+        let proto = match protocol {
+            "TCP" => "tcp",
+            "UDP" => "udp",
+            "SCTP" => "sctp",
+            other => {
+                return Err(RulesError::Policy {
+                    policy: policy.to_string(),
+                    message: format!("unsupported protocol {other:?}"),
+                });
+            }
+        };
+        Ok(match &port.port {
+            None => vec![format!("-p {proto}")],
+            Some(IntOrString::Int(n)) => {
+                let range = match port.end_port {
+                    Some(end) if end > *n => format!("{n}:{end}"),
+                    _ => n.to_string(),
+                };
+                vec![format!("-p {proto} -m {proto} --dport {range}")]
+            }
+            Some(IntOrString::String(name)) => {
+                let named = |p: &Pod| -> Option<u16> {
+                    p.container_ports
+                        .iter()
+                        .find(|c| {
+                            c.name.as_deref() == Some(name.as_str()) && c.protocol == protocol
+                        })
+                        .map(|c| c.container_port)
+                };
+                match direction {
+                    Direction::Ingress => named(pod)
+                        .map(|n| format!("-p {proto} -m {proto} --dport {n}"))
+                        .into_iter()
+                        .collect(),
+                    Direction::Egress => self
+                        .state
+                        .pods
+                        .iter()
+                        .filter_map(|d| {
+                            named(d).map(|n| {
+                                format!("-d {}/32 -p {proto} -m {proto} --dport {n}", d.ip)
+                            })
+                        })
+                        .collect(),
+                }
+            }
+        })
+    }
+}
+
+/// An ipBlock CIDR as iptables takes it, read as the API server reads it
+/// (leading zeros are decimal, host bits are ignored, an IPv4-mapped IPv6
+/// block is its IPv4 block). `None` for an IPv6 block.
+fn ipv4_block(text: &str, policy: &str) -> Result<Option<ipnet::Ipv4Net>, RulesError> {
+    let bad = || RulesError::Policy {
+        policy: policy.to_string(),
+        message: format!("invalid CIDR {text:?}"),
+    };
+    let (addr, prefix) = text.split_once('/').ok_or_else(bad)?;
+    let prefix: u8 = prefix.parse().map_err(|_| bad())?; // leading zeros are fine
+    if let Some(v4) = addr
+        .strip_prefix("::ffff:")
+        .or_else(|| addr.strip_prefix("::FFFF:"))
+        .filter(|a| a.contains('.'))
+    {
+        let net = ipnet::Ipv4Net::new(
+            dotted_quad(v4).ok_or_else(bad)?,
+            prefix.checked_sub(96).ok_or_else(bad)?,
+        )
+        .map_err(|_| bad())?;
+        return Ok(Some(net.trunc()));
+    }
+    if addr.contains(':') {
+        return addr
+            .parse::<std::net::Ipv6Addr>()
+            .map(|_| None)
+            .map_err(|_| bad());
+    }
+    let net = ipnet::Ipv4Net::new(dotted_quad(addr).ok_or_else(bad)?, prefix).map_err(|_| bad())?;
+    Ok(Some(net.trunc()))
+}
+
+/// `a.b.c.d`, octets in decimal even with leading zeros.
+fn dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let octets: Vec<u8> = s
+        .split('.')
+        .map(|o| {
+            if o.is_empty() || o.len() > 3 {
+                None
+            } else {
+                o.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    Some(Ipv4Addr::from(<[u8; 4]>::try_from(octets).ok()?))
+}
+
+#[cfg(test)]
+mod tests;
