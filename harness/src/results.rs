@@ -230,7 +230,9 @@ pub struct ProbeResult {
     pub expected: Verdict,
     pub observed: Observed,
     pub result: Outcome,
-    /// The model's reasons, for probes that did not pass.
+    /// For probes that did not pass: the model's verdict and its reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Verdict>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     /// Why the probe could not be carried out.
@@ -238,7 +240,29 @@ pub struct ProbeResult {
     pub error: Option<String>,
 }
 
+/// Who is wrong about a failing probe, by the model's vote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Suspect {
+    /// The model agrees with the expectation: what was observed is wrong.
+    Observed,
+    /// The model agrees with what was observed: the expectation is suspect.
+    Expectation,
+}
+
 impl ProbeResult {
+    /// For a failed probe, which side the model takes.
+    pub fn suspect(&self) -> Option<Suspect> {
+        if self.result != Outcome::Fail {
+            return None;
+        }
+        match (self.model, self.observed) {
+            (Some(m), _) if m == self.expected => Some(Suspect::Observed),
+            (Some(_), Observed::Allowed | Observed::Denied) => Some(Suspect::Expectation),
+            _ => None,
+        }
+    }
+
     pub fn outcome(expected: Verdict, observed: Observed) -> Outcome {
         match (expected, observed) {
             (_, Observed::Error) => Outcome::Error,

@@ -66,8 +66,9 @@ pub fn judge_round(
                 Err(e) => (Observed::Error, Some(e.clone())),
             };
             let result = ProbeResult::outcome(expected, observed);
-            let explanation =
-                (result != crate::results::Outcome::Pass).then(|| model.explain(probe).to_string());
+            // Every probe that did not pass carries the model's verdict and
+            // reasons: they tell whether the observation or the expectation is wrong.
+            let explained = (result != crate::results::Outcome::Pass).then(|| model.explain(probe));
             ProbeResult {
                 from: cluster.endpoint_name(probe.from),
                 to: cluster.endpoint_name(probe.to),
@@ -76,7 +77,8 @@ pub fn judge_round(
                 expected,
                 observed,
                 result,
-                explanation,
+                model: explained.as_ref().map(|e| Verdict::from_allowed(e.allowed)),
+                explanation: explained.map(|e| e.to_string()),
                 error,
             }
         })

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::truth_table::{self, LEGEND};
-use crate::results::{ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status};
+use crate::results::{
+    ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status, Suspect,
+};
 
 /// Mismatching probes listed per round, at most (the report has them all).
 const MAX_LISTED: usize = 6;
@@ -81,6 +83,22 @@ pub fn details(r: &ScenarioResult) -> String {
             if let Some(e) = &p.explanation {
                 let _ = writeln!(out, "      model: {e}");
             }
+            match p.suspect() {
+                Some(Suspect::Observed) => {
+                    let _ = writeln!(
+                        out,
+                        "      => the model agrees with the expectation: the {} is wrong",
+                        observer(r)
+                    );
+                }
+                Some(Suspect::Expectation) => {
+                    let _ = writeln!(
+                        out,
+                        "      => the model agrees with what was observed: check the scenario's expectation"
+                    );
+                }
+                None => {}
+            }
         }
         if bad.len() > MAX_LISTED {
             let _ = writeln!(
@@ -143,4 +161,10 @@ fn observed(o: Observed) -> &'static str {
         Observed::Denied => "denied",
         Observed::Error => "error",
     }
+}
+
+/// What observed the verdicts of a scenario: the enforcer in a run, the
+/// model in a simulation.
+fn observer(r: &ScenarioResult) -> &'static str {
+    if r.lab.is_some() { "enforcer" } else { "model" }
 }

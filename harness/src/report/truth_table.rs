@@ -119,6 +119,7 @@ mod tests {
             expected,
             observed,
             result: ProbeResult::outcome(expected, observed),
+            model: None,
             explanation: None,
             error: None,
         }
