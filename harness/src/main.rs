@@ -365,6 +365,9 @@ impl Output {
         if result.status != Status::Pass {
             print!("{}", terminal::details(&result));
         }
+        if let Some(kept) = &result.kept {
+            println!("{kept}");
+        }
         self.results.push((index, result));
     }
 

@@ -124,6 +124,9 @@ pub struct ScenarioResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_invalid: Option<String>,
     pub duration_ms: f64,
+    /// `run --keep`: how to enter the kept lab's namespaces and remove them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
     /// Lab setup and teardown (runs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabTimings>,
@@ -153,6 +156,7 @@ impl ScenarioResult {
             message: Some(message),
             expect_invalid: None,
             duration_ms: 0.0,
+            kept: None,
             lab: None,
             rounds: Vec::new(),
         }

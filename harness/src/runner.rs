@@ -69,9 +69,10 @@ pub async fn run_scenario(
     let failure = run_rounds(s, enforcer, options, &lab, &label, &mut rounds)
         .await
         .err();
-    // The enforcer cleans up even after a failure; its failure to do so is one too.
+    // The enforcer cleans up even after a failure (its failure to do so is
+    // one too), except in a lab kept for inspection.
     let cleanup = match (enforcer, s.rounds.last()) {
-        (Enforcer::Plugin(plugin), Some(last)) => plugin
+        (Enforcer::Plugin(plugin), Some(last)) if !options.keep => plugin
             .cleanup(&enforcer::state(&lab, &label, last))
             .await
             .err()
@@ -92,15 +93,10 @@ pub async fn run_scenario(
         setup_ms,
         teardown_ms,
     });
-    if let Some(kept) = kept {
-        let note = match kept {
-            Ok(k) => k.instructions(),
-            Err(e) => format!("--keep failed: {e}"),
-        };
-        result.message = Some(match result.message.take() {
-            Some(m) => format!("{m}\n{note}"),
-            None => note,
-        });
+    match kept {
+        Some(Ok(k)) => result.kept = Some(k.instructions()),
+        Some(Err(e)) => result.kept = Some(format!("--keep failed: {e}")),
+        None => {}
     }
     result
 }

@@ -107,6 +107,7 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
         message: None,
         expect_invalid: None,
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        kept: None,
         lab: None,
         rounds,
     }

@@ -19,7 +19,19 @@ use super::netns::NetNs;
 use super::raw::{InitOutcome, RawEndpoint};
 use crate::cluster::{ContainerPort, Protocol};
 
+/// A running server's entry in its host's set of served ports.
+struct Alive(Arc<Mutex<HashSet<(u16, Protocol)>>>, (u16, Protocol));
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.0.lock() {
+            set.remove(&self.1);
+        }
+    }
+}
+
 /// What one attempt of a probe observed.
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Attempt {
     Allowed,
@@ -84,30 +96,37 @@ impl Host {
                 .lock()
                 .expect("serving set")
                 .insert((port, protocol));
-            let serving = serving.clone();
+            // Unregisters the port when the server task ends, however it ends.
+            let alive = Alive(serving.clone(), (port, protocol));
             match protocol {
                 Protocol::Tcp => {
                     let listener = tokio::net::TcpListener::from_std(s.into())?;
                     servers.spawn(async move {
+                        let _alive = alive;
                         // Accepting completes the handshake; the probe needs nothing more.
-                        while listener.accept().await.is_ok() {}
-                        serving
-                            .lock()
-                            .expect("serving set")
-                            .remove(&(port, protocol));
+                        // An error (a client gone, no descriptor left) concerns one
+                        // connection, not the server: keep serving.
+                        loop {
+                            if listener.accept().await.is_err() {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                        }
                     });
                 }
                 _ => {
                     let udp = tokio::net::UdpSocket::from_std(s.into())?;
                     servers.spawn(async move {
+                        let _alive = alive;
                         let mut buf = [0u8; 512];
-                        while let Ok((n, from)) = udp.recv_from(&mut buf).await {
-                            let _ = udp.send_to(&buf[..n], from).await;
+                        loop {
+                            match udp.recv_from(&mut buf).await {
+                                Ok((n, from)) => {
+                                    let _ = udp.send_to(&buf[..n], from).await;
+                                }
+                                // An ICMP error about an earlier answer: keep serving.
+                                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                            }
                         }
-                        serving
-                            .lock()
-                            .expect("serving set")
-                            .remove(&(port, protocol));
                     });
                 }
             }

@@ -6,6 +6,7 @@
 //! created by the lab, held by a file descriptor, and wired only to other
 //! lab namespaces. Dropping the lab (or the process dying) removes it all.
 
+mod descriptors;
 mod host;
 pub mod keep;
 pub mod netns;
@@ -75,6 +76,7 @@ impl Lab {
     /// Builds the lab of `cluster`. `label` names the namespaces (for
     /// messages and `--keep`).
     pub async fn build(cluster: &Cluster, label: &str) -> Result<Lab, LabError> {
+        descriptors::raise_limit();
         let started = Instant::now();
         let ns_name = |kind: &str, name: &str| format!("{label}-{kind}-{name}").replace('/', "-");
         // Namespaces are created by threads of their own, all at once.
@@ -199,6 +201,8 @@ impl Lab {
                 p.protocol
             ));
         }
+        // Every attempt holds a socket: stay within the process's descriptors.
+        let _permit = descriptors::probe_permit().await;
         self.host(p.from)
             .attempt(dst.ip, p.port, p.protocol, timeout)
             .await
