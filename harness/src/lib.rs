@@ -12,6 +12,7 @@ pub mod bench;
 pub mod cluster;
 pub mod enforcer;
 pub mod expect;
+pub mod features;
 pub mod field_path;
 pub mod lab;
 pub mod model;

@@ -10,16 +10,20 @@ use clap::{Parser, Subcommand};
 
 use netpol::cluster::Protocol;
 use netpol::enforcer::{Enforcer, EnforcerSpec};
+use netpol::features::{self, Profile};
 use netpol::lab::ProbeOptions;
 use netpol::model::Model;
 use netpol::peer::PeerPattern;
 use netpol::probe::Probe;
-use netpol::report::{self, terminal};
+use netpol::report;
+use netpol::report::terminal::{Console, Verbosity};
 use netpol::results::{
-    EnforcerInfo, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Status, Summary,
+    EnforcerInfo, Environment, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Summary,
     now_rfc3339,
 };
 use netpol::runner::RunOptions;
+use std::collections::BTreeSet;
+
 use netpol::suite::{self, Entry};
 
 /// Exit statuses, the contract with CI scripts.
@@ -39,6 +43,12 @@ const EXIT_INTERRUPTED: u8 = 130;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Say less: failures and the summary only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Say more: timings, and why scenarios were not run.
+    #[arg(short, long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +191,11 @@ struct RunArgs {
     /// (its servers keep running meanwhile).
     #[arg(long)]
     pause: bool,
+    /// A vendor profile (YAML) declaring features the implementation does not support:
+    /// `unsupported: [sctp, endPort, namedPorts]`. Scenarios needing them are reported
+    /// as unsupported (declared), apart from failures.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -189,10 +204,15 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
     let result = match cli.command {
         Command::Check { paths } => check(&paths),
-        Command::Simulate { paths, report } => simulate(&paths, report.as_deref()),
-        Command::Run(args) => run(args),
+        Command::Simulate { paths, report } => simulate(&paths, report.as_deref(), verbosity),
+        Command::Run(args) => run(args, verbosity),
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
             file,
@@ -248,27 +268,32 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
 }
 
-fn simulate(paths: &[PathBuf], report_dir: Option<&Path>) -> anyhow::Result<u8> {
+fn simulate(
+    paths: &[PathBuf],
+    report_dir: Option<&Path>,
+    verbosity: Verbosity,
+) -> anyhow::Result<u8> {
     let files = suite::discover(paths)?;
-    let mut out = Output::start(Mode::Simulate, false);
-    for loaded in suite::load(&files) {
-        let result = match &loaded.entry {
+    let loaded = suite::load(&files);
+    let mut out = Output::start(Mode::Simulate, verbosity, loaded.len());
+    for l in &loaded {
+        let result = match &l.entry {
             Entry::Ready(s) => netpol::simulate::simulate(s),
-            _ => netpol::simulate::unprobed_result(&loaded)
-                .expect("not ready, so judged without probes"),
+            _ => netpol::simulate::unprobed_result(l).expect("not ready, so judged without probes"),
         };
         out.scenario(result);
     }
     out.finish(report_dir)
 }
 
-fn run(args: RunArgs) -> anyhow::Result<u8> {
+fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
     let files = suite::discover(&args.paths)?;
     netpol::runner::check_privileges().map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
         args.enforcer_timeout > 0.0 && args.enforcer_timeout.is_finite(),
         "--enforcer-timeout must be positive"
     );
+    let profile = args.profile.as_deref().map(Profile::load).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -280,6 +305,14 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             Duration::from_secs_f64(args.enforcer_timeout),
         ))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Unsupported features: what the enforcer declares, and what the profile does.
+    let mut unsupported: BTreeSet<String> = BTreeSet::new();
+    if let Some(info) = enforcer.info() {
+        features::check_features(&info.unsupported)
+            .map_err(|e| anyhow::anyhow!("enforcer {}: `version`: {e}", info.name))?;
+        unsupported.extend(info.unsupported.iter().cloned());
+    }
+    unsupported.extend(profile.iter().flat_map(|p| p.unsupported.iter().cloned()));
     let options = RunOptions {
         probe: ProbeOptions {
             timeout: Duration::from_millis(args.timeout),
@@ -288,15 +321,23 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         keep: args.keep,
         pause: args.pause,
         preflight: !args.no_preflight,
+        unsupported: unsupported.clone(),
     };
-    let (jobs, report_dir) = (args.jobs, args.report.as_deref());
+    let verbosity = if args.timings {
+        verbosity.max(Verbosity::Verbose)
+    } else {
+        verbosity
+    };
     let loaded = suite::load(&files);
-    let mut out = Output::start(Mode::Run, args.timings);
+    let mut out = Output::start(Mode::Run, verbosity, loaded.len());
     out.enforcer = enforcer.info().map(|i| EnforcerInfo {
         name: i.name.clone(),
         version: i.version.clone(),
         unsupported: i.unsupported.clone(),
     });
+    out.profile = profile;
+    out.unsupported = unsupported.into_iter().collect();
+    out.environment = Some(Environment::current());
     let interrupted = runtime.block_on(async {
         let results = futures::stream::iter(loaded.iter().enumerate())
             .map(|(i, l)| {
@@ -310,7 +351,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
                     (i, result)
                 }
             })
-            .buffer_unordered(jobs.max(1));
+            .buffer_unordered(args.jobs.max(1));
         let collect = results.for_each(|(i, result)| {
             out.scenario_at(i, result);
             std::future::ready(())
@@ -325,26 +366,32 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("netpol: interrupted; every lab was torn down");
         return Ok(EXIT_INTERRUPTED);
     }
-    out.finish(report_dir)
+    out.finish(args.report.as_deref())
 }
 
-/// Prints each scenario's result as it comes, and the summary and the
-/// report at the end.
+/// Prints each scenario's result as it comes; at the end, the summary and
+/// the report files.
 struct Output {
     mode: Mode,
     enforcer: Option<EnforcerInfo>,
-    timings: bool,
+    profile: Option<Profile>,
+    unsupported: Vec<String>,
+    environment: Option<Environment>,
+    console: Console,
     started_at: String,
     started: std::time::Instant,
     results: Vec<(usize, ScenarioResult)>,
 }
 
 impl Output {
-    fn start(mode: Mode, timings: bool) -> Output {
+    fn start(mode: Mode, verbosity: Verbosity, scenarios: usize) -> Output {
         Output {
             mode,
             enforcer: None,
-            timings,
+            profile: None,
+            unsupported: Vec::new(),
+            environment: None,
+            console: Console::new(verbosity, scenarios),
             started_at: now_rfc3339(),
             started: std::time::Instant::now(),
             results: Vec::new(),
@@ -358,16 +405,7 @@ impl Output {
 
     /// The result of the `index`-th scenario of the suite (they may finish in any order).
     fn scenario_at(&mut self, index: usize, result: ScenarioResult) {
-        println!("{}", terminal::scenario_line(&result));
-        if self.timings && result.lab.is_some() {
-            println!("{}", terminal::timings(&result));
-        }
-        if result.status != Status::Pass {
-            print!("{}", terminal::details(&result));
-        }
-        if let Some(kept) = &result.kept {
-            println!("{kept}");
-        }
+        self.console.scenario(&result);
         self.results.push((index, result));
     }
 
@@ -379,16 +417,26 @@ impl Output {
             harness: Harness::current(),
             mode: self.mode,
             enforcer: self.enforcer,
+            profile: self.profile,
+            unsupported_features: self.unsupported,
+            environment: self.environment,
             started_at: self.started_at,
             duration_ms: self.started.elapsed().as_secs_f64() * 1e3,
             summary: Summary::of(&scenarios),
             scenarios,
         };
-        println!("{}", terminal::summary(&report));
+        self.console.finish(&report);
         if let Some(dir) = report_dir {
-            report::write(dir, &report)
+            let written = report::write(dir, &report)
                 .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", dir.display()))?;
-            println!("report: {}", dir.join("report.json").display());
+            println!(
+                "report: {}",
+                written
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         Ok(if report.summary.all_passed() {
             EXIT_OK

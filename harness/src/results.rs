@@ -20,11 +20,52 @@ pub struct Report {
     /// `run` with an enforcer: what its `version` call answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcer: Option<EnforcerInfo>,
+    /// `run --profile FILE`: the vendor profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::features::Profile>,
+    /// Features declared unsupported (by the enforcer's `version` answer or the
+    /// profile): scenarios needing them are reported `unsupported`; with `sctp`
+    /// among them, no SCTP probe is sent.
+    #[serde(default)]
+    pub unsupported_features: Vec<String>,
+    /// `run`: the machine the lab ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
     /// RFC 3339, UTC.
     pub started_at: String,
     pub duration_ms: f64,
     pub summary: Summary,
     pub scenarios: Vec<ScenarioResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    /// `uname -sr`, e.g. `Linux 6.18.44`.
+    pub kernel: String,
+    /// `iptables --version` of the machine, e.g. `iptables v1.8.9 (nf_tables)`.
+    pub iptables: String,
+}
+
+impl Environment {
+    pub fn current() -> Environment {
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| {
+                format!(
+                    "{} {}",
+                    u.sysname().to_string_lossy(),
+                    u.release().to_string_lossy()
+                )
+            })
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+        let iptables = std::process::Command::new("iptables")
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "not installed".to_string());
+        Environment { kernel, iptables }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -64,6 +105,9 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub errors: usize,
+    /// Declared unsupported: not run, and not a failure.
+    #[serde(default)]
+    pub unsupported: usize,
     pub probes: usize,
     pub probes_failed: usize,
     pub probes_errors: usize,
@@ -80,6 +124,7 @@ impl Summary {
                 Status::Pass => s.passed += 1,
                 Status::Fail => s.failed += 1,
                 Status::Error => s.errors += 1,
+                Status::Unsupported => s.unsupported += 1,
             }
             for p in sc.rounds.iter().flat_map(|r| &r.probes) {
                 s.probes += 1;
@@ -93,8 +138,30 @@ impl Summary {
         s
     }
 
+    /// The summary of each tag's scenarios, by tag name; scenarios without
+    /// tags are under `(untagged)`. Every report format shows these numbers.
+    pub fn by_tag(scenarios: &[ScenarioResult]) -> Vec<(String, Summary)> {
+        let mut tags: std::collections::BTreeMap<String, Vec<ScenarioResult>> =
+            std::collections::BTreeMap::new();
+        for s in scenarios {
+            if s.tags.is_empty() {
+                tags.entry("(untagged)".to_string())
+                    .or_default()
+                    .push(s.clone());
+            }
+            for t in &s.tags {
+                tags.entry(t.clone()).or_default().push(s.clone());
+            }
+        }
+        tags.into_iter()
+            .map(|(t, list)| (t, Summary::of(&list)))
+            .collect()
+    }
+
+    /// Whether the run passes: every scenario passed or was declared unsupported.
+
     pub fn all_passed(&self) -> bool {
-        self.passed == self.scenarios
+        self.passed + self.unsupported == self.scenarios
     }
 }
 
@@ -107,6 +174,8 @@ pub enum Status {
     Fail,
     /// The scenario could not be loaded or carried out, or a probe could not be.
     Error,
+    /// Not run: it needs a feature the implementation declares unsupported.
+    Unsupported,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -117,6 +186,10 @@ pub struct ScenarioResult {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Optional features the scenario needs (`sctp`, `endPort`, `namedPorts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+
     pub status: Status,
     /// Why the scenario errored, or how an `expectInvalid` scenario was judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,8 +225,10 @@ impl ScenarioResult {
             file,
             description: None,
             tags: Vec::new(),
+            needs: Vec::new(),
             status,
             message: Some(message),
+
             expect_invalid: None,
             duration_ms: 0.0,
             kept: None,

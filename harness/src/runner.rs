@@ -5,7 +5,13 @@ use std::io::BufRead;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use std::collections::BTreeSet;
+
+use crate::cluster::Protocol;
 use crate::enforcer::{self, Enforcer};
+use crate::features;
+use crate::probe::Probe;
+
 use crate::expect::Verdict;
 use crate::lab::{Lab, ProbeOptions, keep};
 use crate::model::Model;
@@ -23,6 +29,21 @@ pub struct RunOptions {
     /// Before the first sync, check that the lab allows every probe (a lab
     /// that denies anything on its own would turn into wrong verdicts).
     pub preflight: bool,
+    /// Features declared unsupported: scenarios needing them are not run;
+    /// with `sctp`, no SCTP probe is sent.
+    pub unsupported: BTreeSet<String>,
+}
+
+impl RunOptions {
+    /// The probes of `s` this run sends.
+    fn probes(&self, s: &Scenario) -> Vec<Probe> {
+        let sctp = !self.unsupported.contains("sctp");
+        s.probes
+            .iter()
+            .copied()
+            .filter(|p| sctp || p.protocol != Protocol::Sctp)
+            .collect()
+    }
 }
 
 /// Names labs uniquely within this process: `netpol-<pid>-<n>`.
@@ -56,6 +77,20 @@ pub async fn run_scenario(
     options: &RunOptions,
 ) -> ScenarioResult {
     let started = Instant::now();
+    let missing: Vec<String> = features::needed(s)
+        .into_iter()
+        .filter(|f| options.unsupported.contains(*f))
+        .map(str::to_string)
+        .collect();
+    if !missing.is_empty() {
+        let mut r = scenario_result(s, Vec::new(), started);
+        r.status = Status::Unsupported;
+        r.message = Some(format!(
+            "unsupported (declared): needs {}",
+            missing.join(", ")
+        ));
+        return r;
+    }
     let label = lab_label();
     let lab = match Lab::build(s.cluster(), &label).await {
         Ok(lab) => lab,
@@ -111,10 +146,10 @@ async fn run_rounds(
     label: &str,
     rounds: &mut Vec<crate::results::RoundResult>,
 ) -> Result<(), String> {
+    let probes = options.probes(s);
     if options.preflight && matches!(enforcer, Enforcer::Plugin(_)) {
-        let observed = lab.probe(&s.probes, &options.probe).await;
-        if let Some((p, o)) = s
-            .probes
+        let observed = lab.probe(&probes, &options.probe).await;
+        if let Some((p, o)) = probes
             .iter()
             .zip(&observed)
             .find(|(_, o)| **o != Ok(Verdict::Allowed))
@@ -145,9 +180,9 @@ async fn run_rounds(
             }
         };
         let t = Instant::now();
-        let observations = lab.probe(&s.probes, &options.probe).await;
+        let observations = lab.probe(&probes, &options.probe).await;
         let duration_ms = t.elapsed().as_secs_f64() * 1e3;
-        let mut judged = judge_round(round, &model, &s.probes, &observations, duration_ms);
+        let mut judged = judge_round(round, &model, &probes, &observations, duration_ms);
         judged.sync_ms = sync_ms;
         rounds.push(judged);
     }

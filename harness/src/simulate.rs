@@ -103,7 +103,12 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
         file: s.file.display().to_string(),
         description: s.description.clone(),
         tags: s.tags.clone(),
+        needs: crate::features::needed(s)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         status: ScenarioResult::status_of(&rounds),
+
         message: None,
         expect_invalid: None,
         duration_ms: started.elapsed().as_secs_f64() * 1e3,

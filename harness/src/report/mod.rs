@@ -1,15 +1,29 @@
 //! Reports: views of the result model (`crate::results`).
 
+pub mod junit;
+pub mod markdown;
 pub mod terminal;
 pub mod truth_table;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::results::Report;
 
-/// Writes `DIR/report.json`, creating the directory.
-pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
+/// Writes every report format into `dir` (created if need be): `report.json`,
+/// `junit.xml`, `report.md`. Returns the files written.
+pub fn write(dir: &Path, report: &Report) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("report.json"), json + "\n")
+    let json = serde_json::to_string(report).map_err(std::io::Error::other)?;
+    let files = [
+        ("report.json", json + "\n"),
+        ("junit.xml", junit::render(report)),
+        ("report.md", markdown::render(report)),
+    ];
+    let mut written = Vec::new();
+    for (name, content) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, content)?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::truth_table::{self, LEGEND};
 use crate::results::{
-    ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status, Suspect,
+    ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status, Summary, Suspect,
 };
 
 /// Mismatching probes listed per round, at most (the report has them all).
@@ -16,10 +16,15 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
         Status::Pass => "PASS ",
         Status::Fail => "FAIL ",
         Status::Error => "ERROR",
+        Status::Unsupported => "UNSUPPORTED",
     };
     let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
     let what = match (&r.expect_invalid, r.rounds.len()) {
         (Some(field), _) => format!("expectInvalid {field}"),
+        (None, _) if r.status == Status::Unsupported => {
+            format!("declared: needs {}", r.needs.join(", "))
+        }
+
         (None, 0) => "not run".to_string(),
         (None, n) => format!(
             "{probes} probes, {n} round{}",
@@ -114,8 +119,13 @@ pub fn details(r: &ScenarioResult) -> String {
 
 pub fn summary(report: &Report) -> String {
     let s = &report.summary;
+    let unsupported = if s.unsupported > 0 {
+        format!(", {} unsupported (declared)", s.unsupported)
+    } else {
+        String::new()
+    };
     format!(
-        "{} scenarios: {} passed, {} failed, {} errors; {} probes, {} failed, {} errors ({:.2} s)",
+        "{} scenarios: {} passed, {} failed, {} errors{unsupported}; {} probes, {} failed, {} errors ({:.2} s)",
         s.scenarios,
         s.passed,
         s.failed,
@@ -167,4 +177,106 @@ fn observed(o: Observed) -> &'static str {
 /// model in a simulation.
 fn observer(r: &ScenarioResult) -> &'static str {
     if r.lab.is_some() { "enforcer" } else { "model" }
+}
+
+/// How much the console says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Failures and the summary.
+    Quiet,
+    /// A line per scenario, failures in detail, the summary per tag.
+    Normal,
+    /// Also timings, and why scenarios were not run.
+    Verbose,
+}
+
+/// The console of a run: a progress bar on a terminal (scenarios done,
+/// probes sent), plain lines otherwise (CI logs).
+#[derive(Debug)]
+pub struct Console {
+    verbosity: Verbosity,
+    bar: indicatif::ProgressBar,
+    probes: usize,
+}
+
+impl Console {
+    pub fn new(verbosity: Verbosity, scenarios: usize) -> Console {
+        // Drawn on stderr only when it is a terminal; hidden otherwise.
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(scenarios as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} scenarios, {msg} [{elapsed}]",
+            )
+            .expect("a valid template"),
+        );
+        Console {
+            verbosity,
+            bar,
+            probes: 0,
+        }
+    }
+
+    fn print(&self, text: &str) {
+        self.bar.suspend(|| print!("{text}"));
+    }
+
+    /// Reports a finished scenario.
+    pub fn scenario(&mut self, r: &ScenarioResult) {
+        let mut out = String::new();
+        let problem = !matches!(r.status, Status::Pass | Status::Unsupported);
+        if self.verbosity >= Verbosity::Normal || problem {
+            let _ = writeln!(out, "{}", scenario_line(r));
+        }
+        if self.verbosity >= Verbosity::Verbose && r.lab.is_some() {
+            let _ = writeln!(out, "{}", timings(r));
+        }
+        if problem || (self.verbosity >= Verbosity::Verbose && r.status == Status::Unsupported) {
+            out.push_str(&details(r));
+        }
+        if let Some(kept) = &r.kept {
+            let _ = writeln!(out, "{kept}");
+        }
+        self.print(&out);
+        self.probes += r.rounds.iter().map(|x| x.probes.len()).sum::<usize>();
+        self.bar.set_message(format!("{} probes", self.probes));
+        self.bar.inc(1);
+    }
+
+    /// The summary per tag, and the totals.
+    pub fn finish(&self, report: &Report) {
+        self.bar.finish_and_clear();
+        let mut out = String::new();
+        if self.verbosity >= Verbosity::Normal {
+            let _ = writeln!(out, "{}", tag_table(report));
+        }
+        let _ = writeln!(out, "{}", summary(report));
+        print!("{out}");
+    }
+}
+
+/// Scenarios per tag: passed, failed, errors, unsupported.
+pub fn tag_table(report: &Report) -> String {
+    let mut b = tabled::builder::Builder::new();
+    b.push_record([
+        "tag",
+        "scenarios",
+        "passed",
+        "failed",
+        "errors",
+        "unsupported",
+    ]);
+    for (tag, s) in Summary::by_tag(&report.scenarios) {
+        b.push_record([
+            tag,
+            s.scenarios.to_string(),
+            s.passed.to_string(),
+            s.failed.to_string(),
+            s.errors.to_string(),
+            s.unsupported.to_string(),
+        ]);
+    }
+    b.build().with(tabled::settings::Style::psql()).to_string()
 }

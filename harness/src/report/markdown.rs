@@ -1,0 +1,144 @@
+//! `report.md`: the header, the summary per tag, and the truth tables of
+//! every failing scenario.
+
+use std::fmt::Write;
+
+use super::junit::mismatch_text;
+use super::truth_table::{self, LEGEND};
+use crate::results::{Report, ScenarioResult, Status, Summary};
+
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The run's identity, as every human-readable format shows it.
+pub fn header_rows(report: &Report) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        (
+            "harness",
+            format!("{} {}", report.harness.name, report.harness.version),
+        ),
+        ("mode", format!("{:?}", report.mode).to_lowercase()),
+    ];
+    if let Some(e) = &report.enforcer {
+        rows.push(("enforcer", format!("{} {}", e.name, e.version)));
+    }
+    if let Some(env) = &report.environment {
+        rows.push(("kernel", env.kernel.clone()));
+        rows.push(("iptables", env.iptables.clone()));
+    }
+    if let Some(p) = &report.profile {
+        let name = p
+            .name
+            .clone()
+            .or_else(|| p.file.as_ref().map(|f| f.display().to_string()))
+            .unwrap_or_default();
+        rows.push(("profile", name));
+    }
+    if !report.unsupported_features.is_empty() {
+        rows.push((
+            "declared unsupported",
+            report.unsupported_features.join(", "),
+        ));
+    }
+    rows.push(("date", report.started_at.clone()));
+    rows.push(("duration", format!("{:.2} s", report.duration_ms / 1e3)));
+    rows
+}
+
+pub fn render(report: &Report) -> String {
+    let mut md = String::from("# netpol conformance report\n\n| | |\n|---|---|\n");
+    for (k, v) in header_rows(report) {
+        let _ = writeln!(md, "| {k} | {} |", escape(&v));
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        md,
+        "\n**{} scenarios: {} passed, {} failed, {} errors, {} unsupported (declared).** {} probes, {} failed, {} errors.\n",
+        s.scenarios,
+        s.passed,
+        s.failed,
+        s.errors,
+        s.unsupported,
+        s.probes,
+        s.probes_failed,
+        s.probes_errors
+    );
+
+    md.push_str("## By tag\n\n| tag | scenarios | passed | failed | errors | unsupported |\n|---|---:|---:|---:|---:|---:|\n");
+    for (tag, t) in Summary::by_tag(&report.scenarios) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            escape(&tag),
+            t.scenarios,
+            t.passed,
+            t.failed,
+            t.errors,
+            t.unsupported
+        );
+    }
+
+    let of = |status: Status| report.scenarios.iter().filter(move |r| r.status == status);
+    if of(Status::Fail).chain(of(Status::Error)).next().is_some() {
+        md.push_str("\n## Failures and errors\n");
+        let _ = writeln!(md, "\nCells: {LEGEND}.");
+        for r in of(Status::Fail).chain(of(Status::Error)) {
+            failure(&mut md, r);
+        }
+    }
+    if of(Status::Unsupported).next().is_some() {
+        md.push_str("\n## Unsupported (declared)\n\n");
+        for r in of(Status::Unsupported) {
+            let _ = writeln!(
+                md,
+                "- `{}` ({}): {}",
+                r.name,
+                r.file,
+                r.message.as_deref().unwrap_or("")
+            );
+        }
+    }
+    md.push_str(
+        "\n## All scenarios\n\n| scenario | status | probes | file |\n|---|---|---:|---|\n",
+    );
+    for r in &report.scenarios {
+        let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
+        let _ = writeln!(
+            md,
+            "| {} | {:?} | {probes} | {} |",
+            escape(&r.name),
+            r.status,
+            escape(&r.file)
+        );
+    }
+    md
+}
+
+fn failure(md: &mut String, r: &ScenarioResult) {
+    let _ = writeln!(md, "\n### {} ({:?})\n\n`{}`", r.name, r.status, r.file);
+    if let Some(d) = &r.description {
+        let _ = writeln!(md, "\n{}", d.trim());
+    }
+    if let Some(m) = &r.message {
+        let _ = writeln!(md, "\n```\n{}\n```", m.trim());
+    }
+    for round in &r.rounds {
+        for t in truth_table::tables(round)
+            .into_iter()
+            .filter(|t| t.has_mismatch())
+        {
+            let _ = writeln!(md, "\nRound `{}`, {}/{}:\n", round.name, t.port, t.protocol);
+            let _ = writeln!(md, "| from \\ to | {} |", t.destinations.join(" | "));
+            let _ = writeln!(md, "|---|{}", "---|".repeat(t.destinations.len()));
+            for (src, row) in t.sources.iter().zip(&t.cells) {
+                let cells: Vec<&str> = row.iter().map(|c| truth_table::cell_text(*c)).collect();
+                let _ = writeln!(md, "| **{src}** | {} |", cells.join(" | "));
+            }
+        }
+    }
+    let text = mismatch_text(r);
+    if !text.is_empty() {
+        let _ = writeln!(md, "\n```\n{}```", text);
+    }
+}
