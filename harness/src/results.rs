@@ -159,7 +159,6 @@ impl Summary {
     }
 
     /// Whether the run passes: every scenario passed or was declared unsupported.
-
     pub fn all_passed(&self) -> bool {
         self.passed + self.unsupported == self.scenarios
     }
