@@ -57,6 +57,24 @@ fn scenario(name: &str) -> netpol::scenario::Scenario {
         .expect("a repository scenario loads")
 }
 
+/// Runs a repository scenario with the plugin; the run must end in error,
+/// after the lab was torn down; returns the error message.
+async fn error_of_a_run(script: &Script, timeout: Duration) -> String {
+    let enforcer = script.start(timeout).await.expect("version works");
+    let result = run_scenario(
+        &scenario("default-policies/default-deny-ingress.yaml"),
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(result.status, Status::Error);
+    assert!(
+        result.lab.is_some(),
+        "the lab was torn down (its teardown was timed)"
+    );
+    result.message.expect("an error says why")
+}
+
 fn running(pattern: &str) -> bool {
     std::process::Command::new("pgrep")
         .args(["-f", pattern])
@@ -72,27 +90,12 @@ async fn a_crashing_plugin_is_an_error_naming_it_and_the_call() {
             "case $1 in version) echo '{VERSION}';; sync) echo 'no such chain' >&2; exit 3;; esac"
         ),
     );
-    let enforcer = script
-        .start(Duration::from_secs(10))
-        .await
-        .expect("version works");
-    let result = run_scenario(
-        &scenario("default-policies/default-deny-ingress.yaml"),
-        &enforcer,
-        &RunOptions::default(),
-    )
-    .await;
-    assert_eq!(result.status, Status::Error);
-    let message = result.message.unwrap();
+    let message = error_of_a_run(&script, Duration::from_secs(10)).await;
     assert!(
         message.contains("enforcer test-plugin")
             && message.contains("`sync` failed")
             && message.contains("no such chain"),
         "{message}"
-    );
-    assert!(
-        result.lab.is_some(),
-        "the lab was torn down (its teardown was timed)"
     );
 }
 
@@ -103,18 +106,7 @@ async fn a_hanging_plugin_is_killed_with_everything_it_started() {
         "hang",
         &format!("case $1 in version) echo '{VERSION}';; sync) sleep 4321.5;; esac"),
     );
-    let enforcer = script
-        .start(Duration::from_secs(1))
-        .await
-        .expect("version works");
-    let result = run_scenario(
-        &scenario("default-policies/default-deny-ingress.yaml"),
-        &enforcer,
-        &RunOptions::default(),
-    )
-    .await;
-    assert_eq!(result.status, Status::Error);
-    let message = result.message.unwrap();
+    let message = error_of_a_run(&script, Duration::from_secs(1)).await;
     assert!(
         message.contains("`sync` did not finish within 1s; it was killed"),
         "{message}"
