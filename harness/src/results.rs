@@ -208,6 +208,12 @@ pub struct ScenarioResult {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LabTimings {
     pub setup_ms: f64,
+    /// With an enforcer: checking that the lab allows every probe before the first sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight_ms: Option<f64>,
+    /// With an enforcer: its `cleanup` call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_ms: Option<f64>,
     pub teardown_ms: f64,
 }
 

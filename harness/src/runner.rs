@@ -100,12 +100,24 @@ pub async fn run_scenario(
     if options.pause {
         pause(s, &lab).await;
     }
+    let probes = options.probes(s);
+    let t = Instant::now();
+    let mut failure = None;
+    let preflight_ms = if options.preflight && matches!(enforcer, Enforcer::Plugin(_)) {
+        failure = preflight(s, &lab, &probes, &options.probe).await.err();
+        Some(t.elapsed().as_secs_f64() * 1e3)
+    } else {
+        None
+    };
     let mut rounds = Vec::new();
-    let failure = run_rounds(s, enforcer, options, &lab, &label, &mut rounds)
-        .await
-        .err();
+    if failure.is_none() {
+        failure = run_rounds(s, enforcer, options, &lab, &label, &probes, &mut rounds)
+            .await
+            .err();
+    }
     // The enforcer cleans up even after a failure (its failure to do so is
     // one too), except in a lab kept for inspection.
+    let t = Instant::now();
     let cleanup = match (enforcer, s.rounds.last()) {
         (Enforcer::Plugin(plugin), Some(last)) if !options.keep => plugin
             .cleanup(&enforcer::state(&lab, &label, last))
@@ -114,6 +126,8 @@ pub async fn run_scenario(
             .map(|e| e.to_string()),
         _ => None,
     };
+    let cleanup_ms =
+        matches!(enforcer, Enforcer::Plugin(_)).then(|| t.elapsed().as_secs_f64() * 1e3);
     let failure = match (failure, cleanup) {
         (Some(f), Some(c)) => Some(format!("{f}\n{c}")),
         (f, c) => f.or(c),
@@ -126,6 +140,8 @@ pub async fn run_scenario(
     };
     result.lab = Some(LabTimings {
         setup_ms,
+        preflight_ms,
+        cleanup_ms,
         teardown_ms,
     });
     match kept {
@@ -144,27 +160,9 @@ async fn run_rounds(
     options: &RunOptions,
     lab: &Lab,
     label: &str,
+    probes: &[Probe],
     rounds: &mut Vec<crate::results::RoundResult>,
 ) -> Result<(), String> {
-    let probes = options.probes(s);
-    if options.preflight && matches!(enforcer, Enforcer::Plugin(_)) {
-        let observed = lab.probe(&probes, &options.probe).await;
-        if let Some((p, o)) = probes
-            .iter()
-            .zip(&observed)
-            .find(|(_, o)| **o != Ok(Verdict::Allowed))
-        {
-            let c = s.cluster();
-            return Err(format!(
-                "lab preflight: before any enforcer sync, {} -> {} {}/{} was {:?}, not allowed; the lab itself is broken",
-                c.endpoint_name(p.from),
-                c.endpoint_name(p.to),
-                p.port,
-                p.protocol,
-                o
-            ));
-        }
-    }
     for round in &s.rounds {
         let model = Model::new(&round.cluster, &round.policies)
             .map_err(|e| format!("round {}: {e}", round.name))?;
@@ -180,13 +178,41 @@ async fn run_rounds(
             }
         };
         let t = Instant::now();
-        let observations = lab.probe(&probes, &options.probe).await;
+        let observations = lab.probe(probes, &options.probe).await;
         let duration_ms = t.elapsed().as_secs_f64() * 1e3;
-        let mut judged = judge_round(round, &model, &probes, &observations, duration_ms);
+        let mut judged = judge_round(round, &model, probes, &observations, duration_ms);
         judged.sync_ms = sync_ms;
         rounds.push(judged);
     }
     Ok(())
+}
+
+/// Before the first sync, the lab must allow every probe: a lab that
+/// denies anything on its own would turn into wrong verdicts.
+async fn preflight(
+    s: &Scenario,
+    lab: &Lab,
+    probes: &[Probe],
+    options: &ProbeOptions,
+) -> Result<(), String> {
+    let observed = lab.probe(probes, options).await;
+    match probes
+        .iter()
+        .zip(&observed)
+        .find(|(_, o)| **o != Ok(Verdict::Allowed))
+    {
+        None => Ok(()),
+        Some((p, o)) => {
+            let c = s.cluster();
+            Err(format!(
+                "lab preflight: before any enforcer sync, {} -> {} {}/{} was {o:?}, not allowed; the lab itself is broken",
+                c.endpoint_name(p.from),
+                c.endpoint_name(p.to),
+                p.port,
+                p.protocol
+            ))
+        }
+    }
 }
 
 /// Prints how to enter each namespace, then waits for Enter.

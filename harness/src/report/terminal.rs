@@ -142,6 +142,9 @@ pub fn timings(r: &ScenarioResult) -> String {
     let mut parts = Vec::new();
     if let Some(lab) = &r.lab {
         parts.push(format!("lab setup {:.1} ms", lab.setup_ms));
+        if let Some(ms) = lab.preflight_ms {
+            parts.push(format!("preflight {ms:.1} ms"));
+        }
     }
     for round in &r.rounds {
         let sync = round
@@ -156,6 +159,9 @@ pub fn timings(r: &ScenarioResult) -> String {
         ));
     }
     if let Some(lab) = &r.lab {
+        if let Some(ms) = lab.cleanup_ms {
+            parts.push(format!("cleanup {ms:.1} ms"));
+        }
         parts.push(format!("teardown {:.1} ms", lab.teardown_ms));
     }
     format!(
