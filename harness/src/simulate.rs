@@ -20,25 +20,32 @@ pub type Observation = Result<Verdict, String>;
 /// scenario, judged, or a scenario that could not be loaded. `None` for a
 /// scenario ready to run.
 pub fn unprobed_result(loaded: &Loaded) -> Option<ScenarioResult> {
-    let file = loaded.file.display().to_string();
-    match &loaded.entry {
-        Entry::Ready(_) => None,
-        Entry::Invalid(e) => Some(ScenarioResult::without_rounds(
-            loaded.name.clone(),
-            file,
-            Status::Error,
-            e.to_string(),
-        )),
-        Entry::ExpectInvalid { field, verdict } => {
-            let (status, message) = match verdict {
-                Ok(problem) => (Status::Pass, format!("rejected as expected: {problem}")),
-                Err(why) => (Status::Fail, why.clone()),
-            };
-            let mut r = ScenarioResult::without_rounds(loaded.name.clone(), file, status, message);
-            r.expect_invalid = Some(field.clone());
-            Some(r)
-        }
-    }
+    let (status, message, expect_invalid) = match &loaded.entry {
+        Entry::Ready(_) => return None,
+        Entry::Invalid(e) => (Status::Error, e.to_string(), None),
+        Entry::ExpectInvalid {
+            field,
+            verdict: Ok(problem),
+        } => (
+            Status::Pass,
+            format!("rejected as expected: {problem}"),
+            Some(field.clone()),
+        ),
+        Entry::ExpectInvalid {
+            field,
+            verdict: Err(why),
+        } => (Status::Fail, why.clone(), Some(field.clone())),
+    };
+    let mut r = ScenarioResult::without_rounds(
+        loaded.name.clone(),
+        loaded.file.display().to_string(),
+        status,
+        message,
+    );
+    r.description = loaded.header.description.clone();
+    r.tags = loaded.header.tags.clone();
+    r.expect_invalid = expect_invalid;
+    Some(r)
 }
 
 /// Judges one round: `observations[i]` is what happened to `probes[i]`.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::field_path::FieldPath;
-use crate::scenario::{self, LoadError, Problem, Scenario, ScenarioFile};
+use crate::scenario::{self, Header, LoadError, Problem, Scenario, ScenarioFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
@@ -76,6 +76,8 @@ pub struct Loaded {
     pub file: PathBuf,
     /// The scenario's name, or the file stem when the name cannot be read.
     pub name: String,
+    /// What the file says about itself (tags and description for reports).
+    pub header: Header,
     pub entry: Entry,
 }
 
@@ -87,7 +89,7 @@ pub fn load(files: &[PathBuf]) -> Vec<Loaded> {
         .iter()
         .map(|f| {
             let mut sf = scenario::load(f);
-            if let (Some(name), Ok(_)) = (&sf.name, &sf.loaded) {
+            if let (Some(name), Ok(_)) = (&sf.header.name, &sf.loaded) {
                 match names.get(name) {
                     Some(first) => {
                         let message = format!(
@@ -107,6 +109,7 @@ pub fn load(files: &[PathBuf]) -> Vec<Loaded> {
             Loaded {
                 file: f.clone(),
                 name: sf.display_name(),
+                header: sf.header.clone(),
                 entry: judge(sf),
             }
         })
@@ -114,7 +117,7 @@ pub fn load(files: &[PathBuf]) -> Vec<Loaded> {
 }
 
 fn judge(sf: ScenarioFile) -> Entry {
-    match (sf.expect_invalid, sf.loaded) {
+    match (sf.header.expect_invalid, sf.loaded) {
         (None, Ok(s)) => Entry::Ready(Box::new(s)),
         (None, Err(e)) => Entry::Invalid(e),
         (Some(field), Ok(_)) => Entry::ExpectInvalid {

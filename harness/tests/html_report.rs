@@ -91,6 +91,8 @@ fn scenario(name: &str, status: Status, rounds: Vec<RoundResult>) -> ScenarioRes
         kept: None,
         lab: Some(LabTimings {
             setup_ms: 5.0,
+            preflight_ms: None,
+            cleanup_ms: None,
             teardown_ms: 1.0,
         }),
         rounds,

@@ -11,7 +11,8 @@ use super::policy::{self, Policy};
 use super::raw::*;
 use super::source::{Node, Position};
 use super::yaml11;
-use super::{INITIAL_ROUND, Round, Scenario, ScenarioFile};
+use super::{Header, INITIAL_ROUND, Round, Scenario, ScenarioFile};
+
 use crate::cluster::{
     self, Cluster, ContainerPort, External, Labels, NAMESPACE_NAME_LABEL, Namespace,
     Node as ClusterNode, Pod,
@@ -34,17 +35,27 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
         Err(e) => {
             return ScenarioFile {
                 file: file.into(),
-                name: None,
-                expect_invalid: None,
+                header: Header::default(),
                 loaded: fail(vec![yaml_problem(&e)]),
             };
         }
     };
-    let name = root.get("name").and_then(Node::as_str).map(str::to_string);
-    let expect_invalid = root
-        .get("expectInvalid")
-        .and_then(Node::as_str)
-        .map(str::to_string);
+    let text_of = |key: &str| root.get(key).and_then(Node::as_str).map(str::to_string);
+    let header = Header {
+        name: text_of("name"),
+        description: text_of("description"),
+        tags: root
+            .get("tags")
+            .map(|t| {
+                t.items()
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        expect_invalid: text_of("expectInvalid"),
+    };
     let loaded = match serde_saphyr::from_str_with_options::<RawScenario>(
         text,
         super::source::yaml_options(),
@@ -66,8 +77,7 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
     };
     ScenarioFile {
         file: file.to_path_buf(),
-        name,
-        expect_invalid,
+        header,
         loaded,
     }
 }

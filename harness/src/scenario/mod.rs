@@ -65,15 +65,24 @@ pub struct Round {
 #[derive(Debug)]
 pub struct ScenarioFile {
     pub file: PathBuf,
-    pub name: Option<String>,
-    pub expect_invalid: Option<String>,
+    pub header: Header,
     pub loaded: Result<Scenario, LoadError>,
+}
+
+/// What a scenario says about itself, read even when the rest of the file
+/// cannot be loaded (an `expectInvalid` scenario, a broken one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub expect_invalid: Option<String>,
 }
 
 impl ScenarioFile {
     /// The name reports use: the scenario's name, or the file stem.
     pub fn display_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| {
+        self.header.name.clone().unwrap_or_else(|| {
             self.file
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -88,8 +97,7 @@ pub fn load(path: &Path) -> ScenarioFile {
         Ok(text) => load_str(path, &text),
         Err(e) => ScenarioFile {
             file: path.to_path_buf(),
-            name: None,
-            expect_invalid: None,
+            header: Header::default(),
             loaded: Err(LoadError {
                 file: path.to_path_buf(),
                 problems: vec![Problem::at(
