@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 use super::markdown::header_rows;
-use super::truth_table::{self, TruthTable};
+use super::truth_table::{self, Mark, TruthTable};
 use crate::results::{
     ExpectationSource, Mode, Outcome, ProbeResult, Report, ScenarioResult, Status, Summary, Suspect,
 };
@@ -309,19 +309,20 @@ fn legend(h: &mut String) {
     );
 }
 
-/// The class of a cell: the same five cases as `cell_text`, plus `se` when
-/// the model sides with the observation.
+/// The class of a cell: one per mark, plus `se` when the model sides with
+/// the observation.
 fn cell_class(p: &ProbeResult) -> &'static str {
-    match (truth_table::cell_text(Some(p)), p.suspect()) {
-        (".", _) => "y",
-        ("x", _) => "n",
-        ("A!", Some(Suspect::Expectation)) => "fa se",
-        ("A!", _) => "fa",
-        ("D!", Some(Suspect::Expectation)) => "fd se",
-        ("D!", _) => "fd",
-        _ => "fe",
+    match (Mark::of(p), p.suspect()) {
+        (Mark::Allowed, _) => "y",
+        (Mark::Denied, _) => "n",
+        (Mark::UnexpectedAllow, Some(Suspect::Expectation)) => "fa se",
+        (Mark::UnexpectedAllow, _) => "fa",
+        (Mark::UnexpectedDeny, Some(Suspect::Expectation)) => "fd se",
+        (Mark::UnexpectedDeny, _) => "fd",
+        (Mark::Error, _) => "fe",
     }
 }
+
 
 /// What a probe that did not pass got, and what the model says: which
 /// verdict, and whom it suspects.

@@ -73,20 +73,50 @@ pub fn tables(round: &RoundResult) -> Vec<TruthTable<'_>> {
         .collect()
 }
 
-/// The text of a cell: `.` allowed and `x` denied as expected; `A!` allowed
-/// but expected denied, `D!` denied but expected allowed, `E!` error.
-pub fn cell_text(p: Option<&ProbeResult>) -> &'static str {
-    match p {
-        None => "",
-        Some(p) => match (p.result, p.observed) {
-            (Outcome::Error, _) => "E!",
-            (Outcome::Pass, Observed::Allowed) => ".",
-            (Outcome::Pass, _) => "x",
-            (Outcome::Fail, Observed::Allowed) => "A!",
-            (Outcome::Fail, _) => "D!",
-        },
+/// What a cell shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Allowed, as expected.
+    Allowed,
+    /// Denied, as expected.
+    Denied,
+    /// Allowed, but expected denied.
+    UnexpectedAllow,
+    /// Denied, but expected allowed.
+    UnexpectedDeny,
+    /// The probe could not be carried out.
+    Error,
+}
+
+impl Mark {
+    pub fn of(p: &ProbeResult) -> Mark {
+        match (p.result, p.observed) {
+            (Outcome::Error, _) => Mark::Error,
+            (Outcome::Pass, Observed::Allowed) => Mark::Allowed,
+            (Outcome::Pass, _) => Mark::Denied,
+            (Outcome::Fail, Observed::Allowed) => Mark::UnexpectedAllow,
+            (Outcome::Fail, _) => Mark::UnexpectedDeny,
+        }
+    }
+
+    /// `.` allowed and `x` denied as expected; `A!` allowed but expected
+    /// denied, `D!` denied but expected allowed, `E!` error.
+    pub fn text(self) -> &'static str {
+        match self {
+            Mark::Allowed => ".",
+            Mark::Denied => "x",
+            Mark::UnexpectedAllow => "A!",
+            Mark::UnexpectedDeny => "D!",
+            Mark::Error => "E!",
+        }
     }
 }
+
+/// The text of a cell; empty where no probe was sent.
+pub fn cell_text(p: Option<&ProbeResult>) -> &'static str {
+    p.map_or("", |p| Mark::of(p).text())
+}
+
 
 pub const LEGEND: &str = ". allowed, x denied (as expected)   A! allowed but expected denied   D! denied but expected allowed   E! error";
 
