@@ -78,7 +78,8 @@ enum Command {
         /// Scenario files, or directories searched recursively for *.yaml and *.yml.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// Write DIR/report.json (schema: docs/report-format.md).
+        /// Write the reports into DIR: report.json, junit.xml, report.md and report.html
+    /// (docs/report-format.md).
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
     },
@@ -89,7 +90,9 @@ enum Command {
     /// Needs root. Each scenario gets a lab of its own, torn down when it ends (also on
     /// error, panic or Ctrl-C). Scenarios without `expect` are checked against the model.
     ///
-    /// Example: netpol run scenarios/ --enforcer none --report reports/none --timings
+    /// Examples: netpol run scenarios/ --report reports/latest
+    ///           netpol run scenarios/ --enforcer ./my-plugin --profile my-profile.yaml
+    ///           netpol run scenarios/default-policies/ --enforcer none --timings
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
@@ -165,7 +168,8 @@ struct RunArgs {
     /// Seconds each enforcer call (version, sync, cleanup) may take before it is killed.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     enforcer_timeout: f64,
-    /// Write DIR/report.json (schema: docs/report-format.md).
+    /// Write the reports into DIR: report.json, junit.xml, report.md and report.html
+    /// (docs/report-format.md).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
     /// Scenarios run in parallel, each in its own lab.
