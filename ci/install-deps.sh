@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what netpol needs on a fresh Debian or Ubuntu machine (as root):
 # iptables (both back ends) for the reference enforcer, iproute2 and
-# util-linux for inspecting labs, conntrack and nftables for debugging them.
+# util-linux for inspecting labs, conntrack and nftables for debugging them,
+# jq for the example plugin (examples/iptables-partial/).
 set -euo pipefail
-packages=(iptables ipset iproute2 nftables conntrack util-linux procps ca-certificates)
+packages=(iptables ipset iproute2 nftables conntrack util-linux procps ca-certificates jq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
