@@ -142,7 +142,9 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
 #[test]
 fn the_unsupported_list_names_existing_scenarios_with_those_needs() {
     for (file, needs) in UNSUPPORTED {
-        let got: Vec<&str> = netpol::features::needed(&scenario(file)).into_iter().collect();
+        let got: Vec<&str> = netpol::features::needed(&scenario(file))
+            .into_iter()
+            .collect();
         let mut want = needs.to_vec();
         want.sort();
         assert_eq!(got, want, "{file}");
@@ -159,7 +161,10 @@ async fn the_version_answer_declares_what_the_profile_declares() {
     let profile = profile();
     let profiled: BTreeSet<&str> = profile.unsupported.iter().map(String::as_str).collect();
     assert_eq!(declared, BTreeSet::from(["sctp", "endPort", "namedPorts"]));
-    assert_eq!(declared, profiled, "examples/iptables-partial/README.md says they agree");
+    assert_eq!(
+        declared, profiled,
+        "examples/iptables-partial/README.md says they agree"
+    );
 }
 
 /// `iptables-save` of a node's filter table, without comments and counters.
