@@ -79,7 +79,7 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Write the reports into DIR: report.json, junit.xml, report.md and report.html
-    /// (docs/report-format.md).
+        /// (docs/report-format.md).
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
     },
@@ -191,8 +191,8 @@ struct RunArgs {
     /// how to enter them and remove them.
     #[arg(long)]
     keep: bool,
-    /// Once each lab is up, print how to enter its namespaces and wait for Enter
-    /// (its servers keep running meanwhile).
+    /// Before each round's probes (the lab up, its servers running, the enforcer synced),
+    /// print how to enter the lab's namespaces and wait for Enter.
     #[arg(long)]
     pause: bool,
     /// A vendor profile (YAML) declaring features the implementation does not support:

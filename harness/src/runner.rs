@@ -97,9 +97,6 @@ pub async fn run_scenario(
         Err(e) => return errored(s, Vec::new(), started, format!("cannot build the lab: {e}")),
     };
     let setup_ms = started.elapsed().as_secs_f64() * 1e3;
-    if options.pause {
-        pause(s, &lab).await;
-    }
     let probes = options.probes(s);
     let t = Instant::now();
     let mut failure = None;
@@ -177,6 +174,9 @@ async fn run_rounds(
                 Some(took.as_secs_f64() * 1e3)
             }
         };
+        if options.pause {
+            pause(s, lab, &round.name).await;
+        }
         let t = Instant::now();
         let observations = lab.probe(probes, &options.probe).await;
         let duration_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -215,9 +215,14 @@ async fn preflight(
     }
 }
 
-/// Prints how to enter each namespace, then waits for Enter.
-async fn pause(s: &Scenario, lab: &Lab) {
-    println!("lab up for {}: enter a namespace with", s.name);
+/// Prints how to enter each namespace, then waits for Enter: the lab is up,
+/// its servers run, and the enforcer has synced the round's state.
+async fn pause(s: &Scenario, lab: &Lab, round: &str) {
+    println!(
+        "lab of {} ready for round {round} (synced, about to probe): enter a namespace with",
+        s.name
+    );
+
     for ns in lab.namespaces() {
         println!(
             "  nsenter --net={} bash   # {}",

@@ -323,7 +323,6 @@ fn cell_class(p: &ProbeResult) -> &'static str {
     }
 }
 
-
 /// What a probe that did not pass got, and what the model says: which
 /// verdict, and whom it suspects.
 fn verdict_line(p: &ProbeResult, observer: &str) -> (String, Option<String>) {

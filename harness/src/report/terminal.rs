@@ -25,7 +25,9 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
             format!("declared: needs {}", r.needs.join(", "))
         }
 
+        (None, 0) if r.lab.is_some() => "stopped before its first probe round".to_string(),
         (None, 0) => "not run".to_string(),
+
         (None, n) => format!(
             "{probes} probes, {n} round{}",
             if n == 1 { "" } else { "s" }

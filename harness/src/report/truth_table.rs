@@ -117,7 +117,6 @@ pub fn cell_text(p: Option<&ProbeResult>) -> &'static str {
     p.map_or("", |p| Mark::of(p).text())
 }
 
-
 pub const LEGEND: &str = ". allowed, x denied (as expected)   A! allowed but expected denied   D! denied but expected allowed   E! error";
 
 /// A plain-text rendering for terminals and logs.
