@@ -5,7 +5,10 @@
 //!   finds and loads the files of a run;
 //! - [`model`] is the model of the specification (the oracle): the verdict
 //!   of any probe, and why;
-//! - [`simulate`] judges observed verdicts against expected ones;
+//! - [`judge`] judges observed verdicts against expected ones (the model
+//!   observing itself in `simulate`, the lab in [`runner`]);
+//! - [`lab`] builds a scenario's cluster as network namespaces and probes it;
+//!   [`enforcer`] drives enforcer plugins; [`runner`] runs scenarios in labs;
 //! - [`results`] is the result model every report is a view of ([`report`]).
 
 pub mod bench;
@@ -14,6 +17,7 @@ pub mod enforcer;
 pub mod expect;
 pub mod features;
 pub mod field_path;
+pub mod judge;
 pub mod lab;
 pub mod model;
 pub mod peer;
@@ -22,6 +26,5 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
-pub mod simulate;
 pub mod suite;
 pub mod validation;

@@ -282,8 +282,8 @@ fn simulate(
     let mut out = Output::start(Mode::Simulate, verbosity, loaded.len());
     for l in &loaded {
         let result = match &l.entry {
-            Entry::Ready(s) => netpol::simulate::simulate(s),
-            _ => netpol::simulate::unprobed_result(l).expect("not ready, so judged without probes"),
+            Entry::Ready(s) => netpol::judge::simulate(s),
+            _ => netpol::judge::unprobed_result(l).expect("not ready, so judged without probes"),
         };
         out.scenario(result);
     }
@@ -349,7 +349,7 @@ fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
                 async move {
                     let result = match &l.entry {
                         Entry::Ready(s) => netpol::runner::run_scenario(s, enforcer, options).await,
-                        _ => netpol::simulate::unprobed_result(l)
+                        _ => netpol::judge::unprobed_result(l)
                             .expect("not ready, so judged without probes"),
                     };
                     (i, result)

@@ -13,11 +13,11 @@ use crate::features;
 use crate::probe::Probe;
 
 use crate::expect::Verdict;
+use crate::judge::{judge_round, scenario_result};
 use crate::lab::{Lab, ProbeOptions, keep};
 use crate::model::Model;
 use crate::results::{LabTimings, ScenarioResult, Status};
 use crate::scenario::Scenario;
-use crate::simulate::{judge_round, scenario_result};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {

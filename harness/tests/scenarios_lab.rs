@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use netpol::enforcer::{Enforcer, EnforcerSpec};
+use netpol::judge::unprobed_result;
 use netpol::report::terminal;
 use netpol::results::Status;
 use netpol::runner::{RunOptions, check_privileges, run_scenario};
-use netpol::simulate::unprobed_result;
 use netpol::suite::{self, Entry};
 use rstest::rstest;
 

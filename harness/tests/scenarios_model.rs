@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
+use netpol::judge::{simulate, unprobed_result};
 use netpol::report::terminal;
 use netpol::results::Status;
-use netpol::simulate::{simulate, unprobed_result};
 use netpol::suite::{self, Entry};
 use rstest::rstest;
 

@@ -25,8 +25,8 @@ pub use netns::NetNs;
 
 use crate::cluster::{Cluster, Endpoint};
 use crate::expect::Verdict;
+use crate::judge::Observation;
 use crate::probe::Probe;
-use crate::simulate::Observation;
 use topology::{Netlink, base_sysctls, ifindex, mac, role};
 
 /// Probe timing.
