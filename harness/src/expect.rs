@@ -25,10 +25,6 @@ impl Verdict {
         }
     }
 
-    pub fn is_allowed(self) -> bool {
-        self == Verdict::Allowed
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Allowed => "allowed",

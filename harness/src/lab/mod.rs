@@ -149,10 +149,6 @@ impl Lab {
         }
     }
 
-    pub fn fabric(&self) -> &NetNs {
-        &self.fabric
-    }
-
     /// Every namespace of the lab, fabric first.
     pub fn namespaces(&self) -> impl Iterator<Item = &NetNs> {
         std::iter::once(&self.fabric).chain(

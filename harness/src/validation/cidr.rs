@@ -21,11 +21,6 @@ impl IpNet {
         self.mask.iter().map(|b| b.count_ones()).sum()
     }
 
-    /// Whether the network is IPv4 (a 4-byte mask).
-    pub fn is_ipv4(&self) -> bool {
-        self.mask.len() == 4
-    }
-
     /// `IPNet.Contains(ip)`, with `ip` as Go holds it (4 or 16 bytes).
     pub fn contains(&self, ip: &[u8]) -> bool {
         let Some((nn, m)) = self.network_number_and_mask() else {
