@@ -4,16 +4,17 @@
 //! enforcer's cleanup leaves no rule behind and its syncs are idempotent.
 //! Needs root.
 
+mod common;
+
+use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use netpol::cluster::Endpoint;
 use netpol::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
 use netpol::lab::Lab;
 use netpol::results::Status;
 use netpol::runner::{RunOptions, run_scenario};
-use netpol::scenario;
 
 const VERSION: &str = r#"{"name": "test-plugin", "version": "0.0.1", "protocolVersions": ["1"]}"#;
 
@@ -46,15 +47,6 @@ impl Drop for Script {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn scenario(name: &str) -> netpol::scenario::Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
-        .join(name);
-    scenario::load(&path)
-        .loaded
-        .expect("a repository scenario loads")
 }
 
 /// Runs a repository scenario with the plugin; the run must end in error,
@@ -158,47 +150,22 @@ async fn garbage_or_an_unknown_protocol_version_is_refused_at_version() {
     );
 }
 
-/// `iptables-save` of a node's namespace, without comments and counters.
-async fn node_table(lab: &Lab, node: usize) -> String {
-    let out = lab
-        .host(Endpoint::Node(node))
-        .ns
-        .run(|| std::process::Command::new("iptables-save").output())
-        .await
-        .unwrap()
-        .expect("iptables-save runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_syncs_idempotently_and_cleans_up_every_rule() {
     let s = scenario("concepts-page/example-policy.yaml");
-    let spec = EnforcerSpec::Path(PathBuf::from(env!("CARGO_BIN_EXE_netpol")));
-    let Enforcer::Plugin(plugin) = Enforcer::start(
-        &spec,
-        &["reference-enforcer".into()],
-        Duration::from_secs(60),
-    )
-    .await
-    .unwrap() else {
-        panic!("a plugin")
-    };
+    let reference = reference().await;
+    let plugin = the_plugin(&reference);
     let lab = Lab::build(s.cluster(), "t-cleanup").await.unwrap();
     let state = enforcer::state(&lab, "t-cleanup", &s.rounds[0]);
     plugin.sync(&state).await.unwrap();
-    let first: Vec<String> =
-        futures::future::join_all((0..s.cluster().nodes.len()).map(|n| node_table(&lab, n))).await;
+    let first = node_tables(&lab, s.cluster().nodes.len()).await;
     assert!(
         first.iter().any(|t| t.contains("NETPOL-IN-")),
         "the policy isolates a pod somewhere"
     );
     plugin.sync(&state).await.unwrap();
-    let second: Vec<String> =
-        futures::future::join_all((0..s.cluster().nodes.len()).map(|n| node_table(&lab, n))).await;
+    let second = node_tables(&lab, s.cluster().nodes.len()).await;
+
     assert_eq!(
         first, second,
         "a second sync of the same state changes nothing"

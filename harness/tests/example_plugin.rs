@@ -7,18 +7,20 @@
 //! behind, and a policy it cannot enforce fails `sync` loudly. Needs root
 //! (and jq): without it, each test fails saying so.
 
+mod common;
+
+use common::*;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use netpol::cluster::{Endpoint, Protocol};
-use netpol::enforcer::{self, Enforcer, EnforcerSpec, Plugin};
+use netpol::cluster::Protocol;
+use netpol::enforcer::{self, Enforcer, EnforcerSpec};
 use netpol::features::Profile;
 use netpol::lab::Lab;
 use netpol::report::terminal;
 use netpol::results::Status;
-use netpol::runner::{RunOptions, check_privileges, run_scenario};
-use netpol::scenario::{self, Scenario};
+use netpol::runner::{RunOptions, run_scenario};
 use rstest::rstest;
 
 /// The scenarios that need a feature the example declares unsupported
@@ -41,18 +43,8 @@ const UNSUPPORTED: &[(&str, &[&str])] = &[
     ("upstream-e2e/sctp-not-tcp.yaml", &["sctp"]),
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn example() -> PathBuf {
     repo().join("examples/iptables-partial")
-}
-
-fn require_root() {
-    if let Err(missing) = check_privileges() {
-        panic!("{missing}\nrun the tests as root (CI does)");
-    }
 }
 
 /// The example plugin, as `--enforcer examples/iptables-partial/plugin.sh` starts it.
@@ -66,22 +58,9 @@ async fn plugin() -> Enforcer {
     .unwrap_or_else(|e| panic!("the example answers `version` (is jq installed?): {e}"))
 }
 
-fn the_plugin(e: &Enforcer) -> &Plugin {
-    match e {
-        Enforcer::Plugin(p) => p,
-        Enforcer::None => panic!("a plugin"),
-    }
-}
-
 /// The example's profile, as `--profile` loads it.
 fn profile() -> Profile {
     Profile::load(&example().join("profile.yaml")).expect("the example's profile loads")
-}
-
-fn scenario(file: &str) -> Scenario {
-    scenario::load(&repo().join("scenarios").join(file))
-        .loaded
-        .expect("a repository scenario loads")
 }
 
 #[rstest]
@@ -167,30 +146,6 @@ async fn the_version_answer_declares_what_the_profile_declares() {
     );
 }
 
-/// `iptables-save` of a node's filter table, without comments and counters.
-async fn node_table(lab: &Lab, node: usize) -> String {
-    let out = lab
-        .host(Endpoint::Node(node))
-        .ns
-        .run(|| {
-            std::process::Command::new("iptables-save")
-                .args(["-t", "filter"])
-                .output()
-        })
-        .await
-        .unwrap()
-        .expect("iptables-save runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-async fn tables(lab: &Lab, nodes: usize) -> Vec<String> {
-    futures::future::join_all((0..nodes).map(|n| node_table(lab, n))).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syncs_are_idempotent_drop_stale_chains_and_cleanup_removes_everything() {
     require_root();
@@ -206,7 +161,7 @@ async fn syncs_are_idempotent_drop_stale_chains_and_cleanup_removes_everything()
     let all = |tables: &[String], what: &str| tables.iter().any(|t| t.contains(what));
 
     plugin.sync(&state(0)).await.unwrap();
-    let first = tables(&lab, nodes).await;
+    let first = node_tables(&lab, nodes).await;
     assert!(
         all(&first, "-A FORWARD -j IPTP-FORWARD")
             && all(&first, ":IPTP-IN-veth0 ")
@@ -217,19 +172,19 @@ async fn syncs_are_idempotent_drop_stale_chains_and_cleanup_removes_everything()
     plugin.sync(&state(0)).await.unwrap();
     assert_eq!(
         first,
-        tables(&lab, nodes).await,
+        node_tables(&lab, nodes).await,
         "a second sync of the same state changes nothing"
     );
 
     plugin.sync(&state(1)).await.unwrap();
-    let second = tables(&lab, nodes).await;
+    let second = node_tables(&lab, nodes).await;
     assert!(
         all(&second, ":IPTP-IN-veth0 ") && !all(&second, "IPTP-OUT-"),
         "without deny-all, only x/a's ingress chain is left:\n{}",
         second.join("\n")
     );
     plugin.sync(&state(2)).await.unwrap();
-    let third = tables(&lab, nodes).await;
+    let third = node_tables(&lab, nodes).await;
     assert!(
         !all(&third, "IPTP-IN-") && !all(&third, "IPTP-OUT-"),
         "no policy, no per-pod chain:\n{}",
@@ -237,7 +192,7 @@ async fn syncs_are_idempotent_drop_stale_chains_and_cleanup_removes_everything()
     );
 
     plugin.cleanup(&state(2)).await.unwrap();
-    for (n, table) in tables(&lab, nodes).await.iter().enumerate() {
+    for (n, table) in node_tables(&lab, nodes).await.iter().enumerate() {
         assert!(
             !table.contains("-A ") && !table.contains("IPTP") && !table.contains("NETPOL"),
             "node {n} still has rules or chains after cleanup:\n{table}"

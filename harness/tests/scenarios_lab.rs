@@ -2,37 +2,25 @@
 //! in a real lab against the bundled reference enforcer, through the plugin
 //! protocol. Needs root: without it, each test fails saying so.
 
-use std::path::PathBuf;
-use std::time::Duration;
+mod common;
 
-use netpol::enforcer::{Enforcer, EnforcerSpec};
+use common::*;
+use std::path::PathBuf;
+
 use netpol::judge::unprobed_result;
 use netpol::report::terminal;
 use netpol::results::Status;
-use netpol::runner::{RunOptions, check_privileges, run_scenario};
+use netpol::runner::{RunOptions, run_scenario};
 use netpol::suite::{self, Entry};
 use rstest::rstest;
-
-/// The reference enforcer, as `--enforcer reference` runs it.
-async fn reference() -> Enforcer {
-    let spec = EnforcerSpec::Path(PathBuf::from(env!("CARGO_BIN_EXE_netpol")));
-    Enforcer::start(
-        &spec,
-        &["reference-enforcer".to_string()],
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("the reference enforcer answers `version`")
-}
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_passes_against_the_reference_enforcer(
     #[files("../scenarios/**/*.yaml")] path: PathBuf,
 ) {
-    if let Err(missing) = check_privileges() {
-        panic!("{missing}\nrun the tests as root (CI does)");
-    }
+    require_root();
+
     let loaded = suite::load(std::slice::from_ref(&path))
         .pop()
         .expect("one file");
