@@ -38,8 +38,12 @@ impl Script {
         self.dir.join("plugin")
     }
 
+    /// Runs the script through `/bin/sh` rather than executing the file just
+    /// written: another test thread forking at that moment would briefly hold
+    /// it open for writing, and exec would fail with "Text file busy".
     async fn start(&self, timeout: Duration) -> Result<Enforcer, EnforcerError> {
-        Enforcer::start(&EnforcerSpec::Path(self.path()), &[], timeout).await
+        let script = self.path().display().to_string();
+        Enforcer::start(&EnforcerSpec::Path("/bin/sh".into()), &[script], timeout).await
     }
 }
 
