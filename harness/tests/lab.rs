@@ -250,3 +250,73 @@ async fn a_probe_to_a_port_nothing_serves_is_an_error_not_a_deny() {
     assert_eq!(observed[2], Ok(Verdict::Allowed));
     lab.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_never_rides_on_a_connection_conntrack_remembers() {
+    let c = Cluster::standard();
+    let lab = Lab::build(&c, "t-conntrack").await.expect("lab");
+    // x/a and z/c both run on node-1. Replies of known flows pass, as an
+    // enforcer's stateful rules let them.
+    iptables(
+        &lab,
+        0,
+        &[
+            "-A",
+            "FORWARD",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ],
+    )
+    .await;
+    let (x_a, z_c) = (Endpoint::Pod(0), Endpoint::Pod(8));
+    let probes = vec![
+        Probe {
+            from: x_a,
+            to: z_c,
+            port: 80,
+            protocol: Protocol::Udp
+        };
+        200
+    ];
+    let fast = ProbeOptions {
+        timeout: std::time::Duration::from_millis(100),
+        retry_timeout: std::time::Duration::from_millis(200),
+    };
+    assert!(
+        lab.probe(&probes, &fast)
+            .await
+            .iter()
+            .all(|o| *o == Ok(Verdict::Allowed))
+    );
+    // Now UDP to z/c is denied: a probe that reused the source port of one of
+    // the 200 flows above would be let through as an old flow's reply.
+    iptables(
+        &lab,
+        0,
+        &[
+            "-A",
+            "FORWARD",
+            "-d",
+            &c.pods[8].ip.to_string(),
+            "-p",
+            "udp",
+            "-j",
+            "DROP",
+        ],
+    )
+    .await;
+    let observed = lab.probe(&probes, &fast).await;
+    let allowed = observed
+        .iter()
+        .filter(|o| **o == Ok(Verdict::Allowed))
+        .count();
+    assert_eq!(
+        allowed, 0,
+        "{allowed} of 200 new probes matched a flow conntrack remembered"
+    );
+    lab.teardown().await;
+}

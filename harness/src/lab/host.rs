@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -18,6 +20,9 @@ use tokio::task::JoinSet;
 use super::netns::NetNs;
 use super::raw::{InitOutcome, RawEndpoint};
 use crate::cluster::{ContainerPort, Protocol};
+
+/// Source ports of probes: each used once per lab and host (40 000 of them).
+const CLIENT_PORTS: std::ops::Range<u16> = 20_000..60_000;
 
 /// A running server's entry in its host's set of served ports.
 struct Alive(Arc<Mutex<HashSet<(u16, Protocol)>>>, (u16, Protocol));
@@ -49,6 +54,8 @@ pub struct Host {
     serving: Arc<Mutex<HashSet<(u16, Protocol)>>>,
     raw: RawEndpoint,
     servers: JoinSet<()>,
+    /// The next source port to hand out (see `fresh_port`).
+    next_port: AtomicU32,
 }
 
 fn socket(kind: Type, ip: Ipv4Addr, port: u16) -> io::Result<Socket> {
@@ -142,6 +149,7 @@ impl Host {
             serving,
             raw,
             servers,
+            next_port: AtomicU32::new(0),
         })
     }
 
@@ -175,7 +183,7 @@ impl Host {
         match protocol {
             Protocol::Tcp => self.tcp(dst, port, timeout).await,
             Protocol::Udp => self.udp(dst, port, timeout).await,
-            Protocol::Sctp => match self.raw.init(dst, port, timeout).await {
+            Protocol::Sctp => match self.raw.init(dst, port, self.fresh_port(), timeout).await {
                 Ok(InitOutcome::Answered) => Attempt::Allowed,
                 Ok(InitOutcome::Rejected(why)) => Attempt::Denied(format!("rejected: {why}")),
                 Ok(InitOutcome::TimedOut) => {
@@ -186,9 +194,27 @@ impl Host {
         }
     }
 
+    /// A source port this host has not used yet in this lab. A probe never
+    /// reuses the 5-tuple of an earlier one, so it cannot ride on a
+    /// connection that conntrack still remembers from an earlier round (a
+    /// UDP "connection" from when the policy allowed it, say).
+    fn fresh_port(&self) -> u16 {
+        loop {
+            let n = self.next_port.fetch_add(1, Ordering::Relaxed);
+            let port =
+                CLIENT_PORTS.start + (n % u32::from(CLIENT_PORTS.end - CLIENT_PORTS.start)) as u16;
+            let served = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+                .iter()
+                .any(|&p| self.serves(port, p));
+            if !served {
+                return port;
+            }
+        }
+    }
+
     async fn client_socket(&self, kind: Type) -> Result<Socket, Attempt> {
-        let ip = self.ip;
-        match self.ns.run(move || socket(kind, ip, 0)).await {
+        let (ip, port) = (self.ip, self.fresh_port());
+        match self.ns.run(move || socket(kind, ip, port)).await {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) | Err(e) => Err(Attempt::Error(format!(
                 "cannot create a client socket in {}: {e}",

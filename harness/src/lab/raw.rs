@@ -113,16 +113,17 @@ impl RawEndpoint {
             .contains(&port)
     }
 
-    /// Sends an INIT from a fresh port to `dst:port` and waits up to
-    /// `timeout` for the INIT ACK.
+    /// Sends an INIT from `local_port` (never used before in this lab) to
+    /// `dst:port` and waits up to `timeout` for the INIT ACK.
     pub async fn init(
         &self,
         dst: Ipv4Addr,
         port: u16,
+        local_port: u16,
         timeout: Duration,
     ) -> io::Result<InitOutcome> {
         let (tx, rx) = oneshot::channel();
-        let (local_port, initiate_tag) = {
+        let initiate_tag = {
             let mut shared = self.shared.lock().expect("raw endpoint state");
             let tag = loop {
                 let t = random_u32();
@@ -130,12 +131,7 @@ impl RawEndpoint {
                     break t;
                 }
             };
-            let local_port = loop {
-                let p = 49_152 + (random_u32() % 16_384) as u16;
-                if !shared.waiters.contains_key(&(dst, port, p)) && !shared.served.contains(&p) {
-                    break p;
-                }
-            };
+
             shared.waiters.insert(
                 (dst, port, local_port),
                 Waiter {
@@ -143,7 +139,7 @@ impl RawEndpoint {
                     done: tx,
                 },
             );
-            (local_port, tag)
+            tag
         };
         let packet = Packet::init(local_port, port, initiate_tag).encode();
         let sent = send(&self.sctp, &packet, dst).await;
