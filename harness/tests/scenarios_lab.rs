@@ -8,8 +8,6 @@ use common::*;
 use std::path::PathBuf;
 
 use netpol::judge::unprobed_result;
-use netpol::report::terminal;
-use netpol::results::Status;
 use netpol::runner::{RunOptions, run_scenario};
 use netpol::suite::{self, Entry};
 use rstest::rstest;
@@ -38,11 +36,5 @@ async fn scenario_passes_against_the_reference_enforcer(
         }
         _ => unprobed_result(&loaded).expect("judged without probes"),
     };
-    assert_eq!(
-        result.status,
-        Status::Pass,
-        "\n{}\n{}",
-        terminal::scenario_line(&result),
-        terminal::details(&result)
-    );
+    assert_passes(&result);
 }

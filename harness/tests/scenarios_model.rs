@@ -3,11 +3,12 @@
 //! naming its field path; any other must load and every probe of every
 //! round must get the verdict its hand-written `expect` gives.
 
+mod common;
+
+use common::assert_passes;
 use std::path::PathBuf;
 
 use netpol::judge::{simulate, unprobed_result};
-use netpol::report::terminal;
-use netpol::results::Status;
 use netpol::suite::{self, Entry};
 use rstest::rstest;
 
@@ -27,13 +28,7 @@ fn scenario_agrees_with_the_model(#[files("../scenarios/**/*.yaml")] path: PathB
         }
         _ => unprobed_result(&loaded).expect("judged without probes"),
     };
-    assert_eq!(
-        result.status,
-        Status::Pass,
-        "\n{}\n{}",
-        terminal::scenario_line(&result),
-        terminal::details(&result)
-    );
+    assert_passes(&result);
 }
 
 /// Suite-wide rules a single file cannot break alone: unique names.

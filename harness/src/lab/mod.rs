@@ -105,27 +105,17 @@ impl Lab {
         let links = t.elapsed();
 
         let t = Instant::now();
-        let nodes = try_join_all(
-            nodes_ns
-                .into_iter()
-                .zip(&cluster.nodes)
-                .map(|(ns, n)| Host::start(ns, n.ip, &n.ports)),
-        )
-        .await?;
-        let pods = try_join_all(
-            pods_ns
-                .into_iter()
-                .zip(&cluster.pods)
-                .map(|(ns, p)| Host::start(ns, p.ip, &p.ports)),
-        )
-        .await?;
-        let externals = try_join_all(
-            externals_ns
-                .into_iter()
-                .zip(&cluster.externals)
-                .map(|(ns, e)| Host::start(ns, e.ip, &e.ports)),
-        )
-        .await?;
+        // The hosts of one kind (`Endpoint::Node`, ...), in cluster order.
+        let start = |namespaces: Vec<NetNs>, kind: fn(usize) -> Endpoint| {
+            try_join_all(namespaces.into_iter().enumerate().map(move |(i, ns)| {
+                let e = kind(i);
+                Host::start(ns, cluster.endpoint_ip(e), cluster.endpoint_ports(e))
+            }))
+        };
+        let nodes = start(nodes_ns, Endpoint::Node).await?;
+        let pods = start(pods_ns, Endpoint::Pod).await?;
+        let externals = start(externals_ns, Endpoint::External).await?;
+
         let servers = t.elapsed();
 
         Ok(Lab {

@@ -73,3 +73,15 @@ pub async fn node_table(lab: &Lab, node: usize) -> String {
 pub async fn node_tables(lab: &Lab, nodes: usize) -> Vec<String> {
     futures::future::join_all((0..nodes).map(|n| node_table(lab, n))).await
 }
+
+/// A repository scenario must pass; otherwise its line and truth tables say why.
+pub fn assert_passes(result: &netpol::results::ScenarioResult) {
+    use netpol::report::terminal;
+    assert_eq!(
+        result.status,
+        netpol::results::Status::Pass,
+        "\n{}\n{}",
+        terminal::scenario_line(result),
+        terminal::details(result)
+    );
+}
