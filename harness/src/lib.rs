@@ -1,30 +1,18 @@
-//! NetworkPolicy conformance harness.
+//! NetworkPolicy conformance harness: the privileged half.
 //!
-//! - [`scenario`] loads scenario files (the cluster, NetworkPolicies validated
-//!   as the API server would, probes, expectations, steps), and [`suite`]
-//!   finds and loads the files of a run;
-//! - [`model`] is the model of the specification (the oracle): the verdict
-//!   of any probe, and why;
-//! - [`judge`] judges observed verdicts against expected ones (the model
-//!   observing itself in `simulate`, the lab in [`runner`]);
-//! - [`lab`] builds a scenario's cluster as network namespaces and probes it;
-//!   [`enforcer`] drives enforcer plugins; [`runner`] runs scenarios in labs;
-//! - [`results`] is the result model every report is a view of ([`report`]).
+//! [`lab`] builds a scenario's cluster as network namespaces and probes it;
+//! [`enforcer`] drives enforcer plugins; [`runner`] runs a scenario in a lab,
+//! and a whole suite ([`runner::run_suite`]) with an enforcer, in parallel.
+//!
+//! Everything that needs no privileges (the scenario format, validation,
+//! the model, judging, results and reports) is the `netpol-core` crate,
+//! re-exported here under the same module names.
 
-pub mod bench;
-pub mod cluster;
+pub use netpol_core::{
+    bench, cluster, expect, features, field_path, judge, model, peer, probe, report, results,
+    scenario, suite, validation,
+};
+
 pub mod enforcer;
-pub mod expect;
-pub mod features;
-pub mod field_path;
-pub mod judge;
 pub mod lab;
-pub mod model;
-pub mod peer;
-pub mod probe;
-pub mod report;
-pub mod results;
 pub mod runner;
-pub mod scenario;
-pub mod suite;
-pub mod validation;

@@ -341,7 +341,7 @@ fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
     });
     out.profile = profile;
     out.unsupported = unsupported.into_iter().collect();
-    out.environment = Some(Environment::current());
+    out.environment = Some(netpol::runner::environment());
     let interrupted = runtime.block_on(async {
         let results = futures::stream::iter(loaded.iter().enumerate())
             .map(|(i, l)| {

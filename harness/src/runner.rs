@@ -16,7 +16,7 @@ use crate::expect::Verdict;
 use crate::judge::{judge_round, scenario_result};
 use crate::lab::{Lab, ProbeOptions, keep};
 use crate::model::Model;
-use crate::results::{LabTimings, ScenarioResult, Status};
+use crate::results::{Environment, LabTimings, ScenarioResult, Status};
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, Default)]
@@ -240,4 +240,25 @@ pub fn check_privileges() -> Result<(), String> {
     crate::lab::NetNs::create("privilege-check").map(drop).map_err(|e| {
         format!("netpol run builds network namespaces and needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); creating one failed: {e}")
     })
+}
+
+/// The machine a run's labs run on, for the report.
+pub fn environment() -> Environment {
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| {
+            format!(
+                "{} {}",
+                u.sysname().to_string_lossy(),
+                u.release().to_string_lossy()
+            )
+        })
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    let iptables = std::process::Command::new("iptables")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "not installed".to_string());
+    Environment { kernel, iptables }
 }

@@ -3,13 +3,10 @@
 //! naming its field path; any other must load and every probe of every
 //! round must get the verdict its hand-written `expect` gives.
 
-mod common;
-
-use common::assert_passes;
 use std::path::PathBuf;
 
-use netpol::judge::{simulate, unprobed_result};
-use netpol::suite::{self, Entry};
+use netpol_core::judge::{simulate, unprobed_result};
+use netpol_core::suite::{self, Entry};
 use rstest::rstest;
 
 #[rstest]
@@ -49,4 +46,15 @@ fn the_repository_suite_loads_as_a_whole() {
             panic!("{e}");
         }
     }
+}
+
+fn assert_passes(result: &netpol_core::results::ScenarioResult) {
+    use netpol_core::report::terminal;
+    assert_eq!(
+        result.status,
+        netpol_core::results::Status::Pass,
+        "\n{}\n{}",
+        terminal::scenario_line(result),
+        terminal::details(result)
+    );
 }

@@ -46,27 +46,6 @@ pub struct Environment {
     pub iptables: String,
 }
 
-impl Environment {
-    pub fn current() -> Environment {
-        let kernel = nix::sys::utsname::uname()
-            .map(|u| {
-                format!(
-                    "{} {}",
-                    u.sysname().to_string_lossy(),
-                    u.release().to_string_lossy()
-                )
-            })
-            .unwrap_or_else(|e| format!("unknown ({e})"));
-        let iptables = std::process::Command::new("iptables")
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "not installed".to_string());
-        Environment { kernel, iptables }
-    }
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Harness {

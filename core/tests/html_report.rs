@@ -7,11 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use netpol::cluster::Protocol;
-use netpol::expect::Verdict;
-use netpol::features::Profile;
-use netpol::report::html;
-use netpol::results::{
+use netpol_core::cluster::Protocol;
+use netpol_core::expect::Verdict;
+use netpol_core::features::Profile;
+use netpol_core::report::html;
+use netpol_core::results::{
     EnforcerInfo, Environment, ExpectationSource, Harness, LabTimings, Mode, Observed, ProbeResult,
     Report, RoundResult, ScenarioResult, Status, Summary,
 };
@@ -156,7 +156,7 @@ fn report() -> Report {
     // Not in display order: the page puts failures and errors first.
     let scenarios = vec![pass, fail, error, unsupported];
     Report {
-        schema_version: netpol::results::SCHEMA_VERSION,
+        schema_version: netpol_core::results::SCHEMA_VERSION,
         harness: Harness::current(),
         mode: Mode::Run,
         enforcer: Some(EnforcerInfo {

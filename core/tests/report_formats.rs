@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use netpol::report::{html, junit, markdown};
-use netpol::results::Report;
+use netpol_core::report::{html, junit, markdown};
+use netpol_core::results::Report;
 
 fn attribute(xml: &str, name: &str) -> usize {
     let start = xml

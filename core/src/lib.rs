@@ -1,0 +1,29 @@
+//! NetworkPolicy conformance without privileges: everything about a run
+//! that needs no lab, testable by anyone.
+//!
+//! - [`scenario`] loads scenario files (the cluster, NetworkPolicies validated
+//!   as the API server would ([`validation`]), probes, expectations, steps),
+//!   and [`suite`] finds and loads the files of a run;
+//! - [`model`] is the model of the specification (the oracle): the verdict
+//!   of any probe, and why;
+//! - [`judge`] judges observed verdicts against expected ones (the model
+//!   observing itself in `simulate`, a lab in `netpol run`);
+//! - [`results`] is the result model every report is a view of ([`report`]).
+//!
+//! The lab, the enforcers and the runner, which need privileges, live in
+//! the `netpol` crate.
+
+pub mod bench;
+pub mod cluster;
+pub mod expect;
+pub mod features;
+pub mod field_path;
+pub mod judge;
+pub mod model;
+pub mod peer;
+pub mod probe;
+pub mod report;
+pub mod results;
+pub mod scenario;
+pub mod suite;
+pub mod validation;
