@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
 
-pub use netpol_protocol::FEATURES;
+pub use netpol_protocol::Feature;
 
 /// The features a scenario needs: those its policies use (in any round),
 /// and those its tags name.
-pub fn needed(s: &Scenario) -> BTreeSet<&'static str> {
+pub fn needed(s: &Scenario) -> BTreeSet<Feature> {
     let mut needs = BTreeSet::new();
     for port in s
         .rounds
@@ -36,22 +36,30 @@ pub fn needed(s: &Scenario) -> BTreeSet<&'static str> {
         })
     {
         if port.protocol.as_deref() == Some("SCTP") {
-            needs.insert("sctp");
+            needs.insert(Feature::Sctp);
         }
         if port.end_port.is_some() {
-            needs.insert("endPort");
+            needs.insert(Feature::EndPort);
         }
         if matches!(port.port, Some(IntOrString::String(_))) {
-            needs.insert("namedPorts");
+            needs.insert(Feature::NamedPorts);
         }
     }
     needs.extend(
-        FEATURES
-            .iter()
-            .copied()
-            .filter(|f| s.tags.iter().any(|t| t == f)),
+        Feature::ALL
+            .into_iter()
+            .filter(|f| s.tags.iter().any(|t| t == f.name())),
     );
     needs
+}
+
+/// Features as documents list them: `sctp, endPort`.
+pub fn list(features: &[Feature]) -> String {
+    features
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A vendor profile: what an implementation declares it does not support.
@@ -65,8 +73,9 @@ pub fn needed(s: &Scenario) -> BTreeSet<&'static str> {
 pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// An unknown feature name is an error: a typo must not silently declare nothing.
     #[serde(default)]
-    pub unsupported: Vec<String>,
+    pub unsupported: Vec<Feature>,
     /// The file it was read from.
     #[serde(skip_deserializing, default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
@@ -87,20 +96,8 @@ impl Profile {
         let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
         let mut profile: Profile =
             serde_saphyr::from_str(&text).map_err(|e| invalid(e.without_snippet().to_string()))?;
-        check_features(&profile.unsupported).map_err(invalid)?;
         profile.file = Some(path.to_path_buf());
         Ok(profile)
-    }
-}
-
-/// Every name must be a known feature (a typo must not silently declare nothing).
-pub fn check_features(names: &[String]) -> Result<(), String> {
-    match names.iter().find(|n| !FEATURES.contains(&n.as_str())) {
-        Some(bad) => Err(format!(
-            "unknown feature {bad:?}; the features are {}",
-            FEATURES.join(", ")
-        )),
-        None => Ok(()),
     }
 }
 
@@ -152,15 +149,25 @@ mod tests {
             ),
         ];
         for (ports, tags, want, why) in cases {
-            let got: Vec<&str> = needed(&scenario(ports, tags)).into_iter().collect();
+            let got: Vec<&str> = needed(&scenario(ports, tags))
+                .into_iter()
+                .map(Feature::name)
+                .collect();
             assert_eq!(got, *want, "{why}");
         }
     }
 
     #[test]
-    fn unknown_feature_names_are_refused() {
-        assert!(check_features(&["sctp".into(), "endPort".into()]).is_ok());
-        let e = check_features(&["SCTP".into()]).unwrap_err();
-        assert!(e.contains("unknown feature \"SCTP\""), "{e}");
+    fn a_profile_with_an_unknown_feature_is_refused() {
+        let dir = std::env::temp_dir().join(format!("netpol-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.yaml");
+        std::fs::write(&file, "unsupported: [sctp, SCTP]\n").unwrap();
+        let e = Profile::load(&file).unwrap_err().to_string();
+        std::fs::write(&file, "unsupported: [sctp, endPort]\n").unwrap();
+        let ok = Profile::load(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(e.contains("unknown variant `SCTP`"), "{e}");
+        assert_eq!(ok.unsupported, [Feature::Sctp, Feature::EndPort]);
     }
 }

@@ -110,10 +110,7 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
         file: s.file.display().to_string(),
         description: s.description.clone(),
         tags: s.tags.clone(),
-        needs: crate::features::needed(s)
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
+        needs: crate::features::needed(s).into_iter().collect(),
         status: ScenarioResult::status_of(&rounds),
 
         message: None,

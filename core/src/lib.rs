@@ -24,6 +24,7 @@ pub mod peer;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod suite;
 pub mod validation;

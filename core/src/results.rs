@@ -27,7 +27,7 @@ pub struct Report {
     /// profile): scenarios needing them are reported `unsupported`; with `sctp`
     /// among them, no SCTP probe is sent.
     #[serde(default)]
-    pub unsupported_features: Vec<String>,
+    pub unsupported_features: Vec<crate::features::Feature>,
     /// `run`: the machine the lab ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
@@ -45,7 +45,6 @@ pub struct Environment {
     /// `iptables --version` of the machine, e.g. `iptables v1.8.9 (nf_tables)`.
     pub iptables: String,
 }
-
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Harness {
@@ -68,7 +67,7 @@ pub struct EnforcerInfo {
     pub version: String,
     /// Features it declares unsupported.
     #[serde(default)]
-    pub unsupported: Vec<String>,
+    pub unsupported: Vec<crate::features::Feature>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +165,7 @@ pub struct ScenarioResult {
     pub tags: Vec<String>,
     /// Optional features the scenario needs (`sctp`, `endPort`, `namedPorts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub needs: Vec<String>,
+    pub needs: Vec<crate::features::Feature>,
 
     pub status: Status,
     /// Why the scenario errored, or how an `expectInvalid` scenario was judged.

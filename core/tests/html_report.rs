@@ -150,7 +150,7 @@ fn report() -> Report {
         Status::Unsupported,
         "unsupported (declared): needs sctp".into(),
     );
-    unsupported.needs = vec!["sctp".into()];
+    unsupported.needs = vec![netpol_core::features::Feature::Sctp];
     unsupported.tags = vec!["sctp".into()];
 
     // Not in display order: the page puts failures and errors first.
@@ -162,14 +162,14 @@ fn report() -> Report {
         enforcer: Some(EnforcerInfo {
             name: "acme-cni".into(),
             version: "9.9.9".into(),
-            unsupported: vec!["sctp".into()],
+            unsupported: vec![netpol_core::features::Feature::Sctp],
         }),
         profile: Some(Profile {
             name: Some("acme-profile".into()),
-            unsupported: vec!["sctp".into()],
+            unsupported: vec![netpol_core::features::Feature::Sctp],
             file: None,
         }),
-        unsupported_features: vec!["sctp".into()],
+        unsupported_features: vec![netpol_core::features::Feature::Sctp],
         environment: Some(Environment {
             kernel: "Linux 6.1.0-test".into(),
             iptables: "iptables v1.8.9 (nf_tables)".into(),

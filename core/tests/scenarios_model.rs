@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use netpol_core::judge::{simulate, unprobed_result};
+use netpol_core::judge::simulate;
 use netpol_core::suite::{self, Entry};
 use rstest::rstest;
 
@@ -23,7 +23,7 @@ fn scenario_agrees_with_the_model(#[files("../scenarios/**/*.yaml")] path: PathB
             );
             simulate(s)
         }
-        _ => unprobed_result(&loaded).expect("judged without probes"),
+        _ => netpol_core::run::simulate_entry(&loaded),
     };
     assert_passes(&result);
 }

@@ -104,13 +104,6 @@ impl Enforcer {
             .map(Enforcer::Plugin)
     }
 
-    pub fn name(&self) -> String {
-        match self {
-            Enforcer::None => "none".to_string(),
-            Enforcer::Plugin(p) => p.info.name.clone(),
-        }
-    }
-
     pub fn info(&self) -> Option<&VersionInfo> {
         match self {
             Enforcer::None => None,

@@ -9,10 +9,11 @@
 //! re-exported here under the same module names.
 
 pub use netpol_core::{
-    bench, cluster, expect, features, field_path, judge, model, peer, probe, report, results,
+    bench, cluster, expect, features, field_path, judge, model, peer, probe, report, results, run,
     scenario, suite, validation,
 };
 
 pub mod enforcer;
 pub mod lab;
 pub mod runner;
+pub mod signals;

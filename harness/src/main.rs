@@ -1,44 +1,36 @@
 //! `netpol`: the command line of the NetworkPolicy conformance harness.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod commands;
 
-use futures::StreamExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use netpol::cluster::Protocol;
-use netpol::enforcer::{Enforcer, EnforcerSpec};
-use netpol::features::{self, Profile};
-use netpol::lab::ProbeOptions;
-use netpol::model::Model;
-use netpol::peer::PeerPattern;
-use netpol::probe::Probe;
-use netpol::report;
-use netpol::report::terminal::{Console, Verbosity};
-use netpol::results::{
-    EnforcerInfo, Environment, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Summary,
-    now_rfc3339,
-};
-use netpol::runner::RunOptions;
-use std::collections::BTreeSet;
+use netpol::report::terminal::Verbosity;
 
-use netpol::suite::{self, Entry};
+use commands::Failure;
 
-/// Exit statuses, the contract with CI scripts.
-const EXIT_OK: u8 = 0;
-const EXIT_FAILED: u8 = 1;
-const EXIT_USAGE: u8 = 2;
-/// Interrupted by Ctrl-C (128 + SIGINT), after tearing every lab down.
-const EXIT_INTERRUPTED: u8 = 130;
+/// Exit statuses, the contract with CI scripts (README, "Exit status").
+mod exit {
+    /// Every scenario passed (or was declared unsupported).
+    pub const OK: u8 = 0;
+    /// Some scenario failed, errored or was invalid.
+    pub const FAILED: u8 = 1;
+    /// A usage error: a bad flag or value, a missing path, missing privileges.
+    pub const USAGE: u8 = 2;
+    /// The run could not be carried out: the enforcer failed its `version`
+    /// call, the report could not be written.
+    pub const ERROR: u8 = 3;
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "netpol",
     version,
     about = "Prove that a NetworkPolicy implementation does what the Kubernetes specification says, packet by packet.",
-    after_help = "Exit status: 0 every scenario passed; 1 some scenario failed or was invalid; 2 usage error."
+    after_help = "Exit status: 0 every scenario passed; 1 some scenario failed, errored or was invalid; 2 usage error (bad flag, missing path, missing privileges); 3 the run could not be carried out (the enforcer failed `version`, the report could not be written); 130/143 stopped by SIGINT/SIGTERM, after every lab was torn down."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -152,7 +144,7 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario files, or directories searched recursively for *.yaml and *.yml.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -214,9 +206,11 @@ fn main() -> ExitCode {
         _ => Verbosity::Normal,
     };
     let result = match cli.command {
-        Command::Check { paths } => check(&paths),
-        Command::Simulate { paths, report } => simulate(&paths, report.as_deref(), verbosity),
-        Command::Run(args) => run(args, verbosity),
+        Command::Check { paths } => commands::check::run(&paths),
+        Command::Simulate { paths, report } => {
+            commands::simulate::run(&paths, report.as_deref(), verbosity)
+        }
+        Command::Run(args) => commands::run::run(args, verbosity),
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
             file,
@@ -225,334 +219,22 @@ fn main() -> ExitCode {
             port,
             protocol,
             step,
-        } => explain(&file, &from, &to, port, protocol, step.as_deref()),
+        } => commands::explain::run(&file, &from, &to, port, protocol, step.as_deref()),
         Command::Bench {
             pods,
             policies,
             seconds,
-        } => bench(pods.into(), policies, seconds),
+        } => commands::bench::run(pods.into(), policies, seconds),
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
             eprintln!("netpol: {e:#}");
-            ExitCode::from(EXIT_USAGE)
+            ExitCode::from(exit::USAGE)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("netpol: {e:#}");
+            ExitCode::from(exit::ERROR)
         }
     }
-}
-
-fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
-    let files = suite::discover(paths)?;
-    let mut failed = 0;
-    for loaded in suite::load(&files) {
-        let file = loaded.file.display();
-        match &loaded.entry {
-            Entry::Ready(_) => println!("ok      {file}"),
-            Entry::ExpectInvalid {
-                field,
-                verdict: Ok(_),
-            } => println!("ok      {file} (rejected naming {field}, as expected)"),
-            Entry::ExpectInvalid {
-                verdict: Err(why), ..
-            } => {
-                failed += 1;
-                println!("FAIL    {file}: {why}");
-            }
-            Entry::Invalid(e) => {
-                failed += 1;
-                println!("INVALID {file}\n{e}");
-            }
-        }
-    }
-    println!(
-        "{} files, {} ok, {failed} failed",
-        files.len(),
-        files.len() - failed
-    );
-    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
-}
-
-fn simulate(
-    paths: &[PathBuf],
-    report_dir: Option<&Path>,
-    verbosity: Verbosity,
-) -> anyhow::Result<u8> {
-    let files = suite::discover(paths)?;
-    let loaded = suite::load(&files);
-    let mut out = Output::start(Mode::Simulate, verbosity, loaded.len());
-    for l in &loaded {
-        let result = match &l.entry {
-            Entry::Ready(s) => netpol::judge::simulate(s),
-            _ => netpol::judge::unprobed_result(l).expect("not ready, so judged without probes"),
-        };
-        out.scenario(result);
-    }
-    out.finish(report_dir)
-}
-
-fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
-    let files = suite::discover(&args.paths)?;
-    netpol::runner::check_privileges().map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(
-        args.enforcer_timeout > 0.0 && args.enforcer_timeout.is_finite(),
-        "--enforcer-timeout must be positive"
-    );
-    let profile = args.profile.as_deref().map(Profile::load).transpose()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let spec = EnforcerSpec::parse(&args.enforcer);
-    let enforcer = runtime
-        .block_on(Enforcer::start(
-            &spec,
-            &args.enforcer_args,
-            Duration::from_secs_f64(args.enforcer_timeout),
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Unsupported features: what the enforcer declares, and what the profile does.
-    let mut unsupported: BTreeSet<String> = BTreeSet::new();
-    if let Some(info) = enforcer.info() {
-        features::check_features(&info.unsupported)
-            .map_err(|e| anyhow::anyhow!("enforcer {}: `version`: {e}", info.name))?;
-        unsupported.extend(info.unsupported.iter().cloned());
-    }
-    unsupported.extend(profile.iter().flat_map(|p| p.unsupported.iter().cloned()));
-    let options = RunOptions {
-        probe: ProbeOptions {
-            timeout: Duration::from_millis(args.timeout),
-            retry_timeout: Duration::from_millis(args.retry_timeout),
-        },
-        keep: args.keep,
-        pause: args.pause,
-        preflight: !args.no_preflight,
-        unsupported: unsupported.clone(),
-    };
-    let verbosity = if args.timings {
-        verbosity.max(Verbosity::Verbose)
-    } else {
-        verbosity
-    };
-    let loaded = suite::load(&files);
-    let mut out = Output::start(Mode::Run, verbosity, loaded.len());
-    out.enforcer = enforcer.info().map(|i| EnforcerInfo {
-        name: i.name.clone(),
-        version: i.version.clone(),
-        unsupported: i.unsupported.clone(),
-    });
-    out.profile = profile;
-    out.unsupported = unsupported.into_iter().collect();
-    out.environment = Some(netpol::runner::environment());
-    let interrupted = runtime.block_on(async {
-        let results = futures::stream::iter(loaded.iter().enumerate())
-            .map(|(i, l)| {
-                let (enforcer, options) = (&enforcer, &options);
-                async move {
-                    let result = match &l.entry {
-                        Entry::Ready(s) => netpol::runner::run_scenario(s, enforcer, options).await,
-                        _ => netpol::judge::unprobed_result(l)
-                            .expect("not ready, so judged without probes"),
-                    };
-                    (i, result)
-                }
-            })
-            .buffer_unordered(args.jobs.max(1));
-        let collect = results.for_each(|(i, result)| {
-            out.scenario_at(i, result);
-            std::future::ready(())
-        });
-        tokio::select! {
-            () = collect => false,
-            _ = tokio::signal::ctrl_c() => true,
-        }
-    });
-    if interrupted {
-        // The labs were dropped with the run: their namespaces are gone.
-        eprintln!("netpol: interrupted; every lab was torn down");
-        return Ok(EXIT_INTERRUPTED);
-    }
-    out.finish(args.report.as_deref())
-}
-
-/// Prints each scenario's result as it comes; at the end, the summary and
-/// the report files.
-struct Output {
-    mode: Mode,
-    enforcer: Option<EnforcerInfo>,
-    profile: Option<Profile>,
-    unsupported: Vec<String>,
-    environment: Option<Environment>,
-    console: Console,
-    started_at: String,
-    started: std::time::Instant,
-    results: Vec<(usize, ScenarioResult)>,
-}
-
-impl Output {
-    fn start(mode: Mode, verbosity: Verbosity, scenarios: usize) -> Output {
-        Output {
-            mode,
-            enforcer: None,
-            profile: None,
-            unsupported: Vec::new(),
-            environment: None,
-            console: Console::new(verbosity, scenarios),
-            started_at: now_rfc3339(),
-            started: std::time::Instant::now(),
-            results: Vec::new(),
-        }
-    }
-
-    fn scenario(&mut self, result: ScenarioResult) {
-        let i = self.results.len();
-        self.scenario_at(i, result);
-    }
-
-    /// The result of the `index`-th scenario of the suite (they may finish in any order).
-    fn scenario_at(&mut self, index: usize, result: ScenarioResult) {
-        self.console.scenario(&result);
-        self.results.push((index, result));
-    }
-
-    fn finish(mut self, report_dir: Option<&Path>) -> anyhow::Result<u8> {
-        self.results.sort_by_key(|(i, _)| *i);
-        let scenarios: Vec<ScenarioResult> = self.results.into_iter().map(|(_, r)| r).collect();
-        let report = Report {
-            schema_version: SCHEMA_VERSION,
-            harness: Harness::current(),
-            mode: self.mode,
-            enforcer: self.enforcer,
-            profile: self.profile,
-            unsupported_features: self.unsupported,
-            environment: self.environment,
-            started_at: self.started_at,
-            duration_ms: self.started.elapsed().as_secs_f64() * 1e3,
-            summary: Summary::of(&scenarios),
-            scenarios,
-        };
-        self.console.finish(&report);
-        if let Some(dir) = report_dir {
-            let written = report::write(dir, &report)
-                .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", dir.display()))?;
-            println!(
-                "report: {}",
-                written
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        Ok(if report.summary.all_passed() {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        })
-    }
-}
-
-fn explain(
-    file: &std::path::Path,
-    from: &str,
-    to: &str,
-    port: u16,
-    protocol: Protocol,
-    step: Option<&str>,
-) -> anyhow::Result<u8> {
-    let scenario = match netpol::scenario::load(file).loaded {
-        Ok(s) => s,
-        Err(e) => {
-            println!("{e}");
-            return Ok(EXIT_FAILED);
-        }
-    };
-    let round_name = step.unwrap_or(netpol::scenario::INITIAL_ROUND);
-    let Some(round) = scenario.round(round_name) else {
-        let names: Vec<&str> = scenario.rounds.iter().map(|r| r.name.as_str()).collect();
-        anyhow::bail!(
-            "no step {round_name:?} in {}; rounds: {}",
-            file.display(),
-            names.join(", ")
-        );
-    };
-    let cluster = &round.cluster;
-    let endpoint = |text: &str| -> anyhow::Result<netpol::cluster::Endpoint> {
-        let pattern = PeerPattern::parse(text)?;
-        match pattern.select(cluster).as_slice() {
-            [one] => Ok(*one),
-            [] => anyhow::bail!(
-                "{text:?} matches nothing in the cluster of {}",
-                file.display()
-            ),
-            _ => {
-                anyhow::bail!("{text:?} matches several peers; name one (x/a, ext:NAME, node:NAME)")
-            }
-        }
-    };
-    let probe = Probe {
-        from: endpoint(from)?,
-        to: endpoint(to)?,
-        port,
-        protocol,
-    };
-    let model = Model::new(cluster, &round.policies)?;
-    let explanation = model.explain(&probe);
-    println!(
-        "{} -> {} {port}/{protocol}, round {round_name}",
-        cluster.endpoint_name(probe.from),
-        cluster.endpoint_name(probe.to)
-    );
-    println!(
-        "model:    {}",
-        if explanation.allowed {
-            "allowed"
-        } else {
-            "denied"
-        }
-    );
-    if explanation.egress == netpol::model::Direction::SelfTraffic {
-        println!("  {}", explanation.egress);
-    } else {
-        println!("  egress:  {}", explanation.egress);
-        println!("  ingress: {}", explanation.ingress);
-    }
-    match &round.expect {
-        Some(e) => println!(
-            "expected: {} (the scenario's expect)",
-            e.verdict(cluster, &probe)
-        ),
-        None => println!(
-            "expected: the scenario has no expect for this round; the model is the expectation"
-        ),
-    }
-    if !cluster.serves(probe.to, port, protocol) {
-        println!(
-            "note: {} does not serve {port}/{protocol}; a run would not send this probe",
-            cluster.endpoint_name(probe.to)
-        );
-    } else if !scenario.probes.contains(&probe) {
-        println!("note: this probe is not among the scenario's probes");
-    }
-    Ok(EXIT_OK)
-}
-
-fn bench(pods: usize, policies: usize, seconds: f64) -> anyhow::Result<u8> {
-    anyhow::ensure!(
-        seconds > 0.0 && seconds.is_finite(),
-        "--seconds must be positive"
-    );
-    let r = netpol::bench::run(pods, policies, std::time::Duration::from_secs_f64(seconds));
-    println!(
-        "cluster: {} pods, {} policies (compiled in {:.2} ms)",
-        r.pods,
-        r.policies,
-        r.compile.as_secs_f64() * 1e3
-    );
-    println!(
-        "{} verdicts in {:.2} s on one core: {:.0} verdicts/s ({:.1}% allowed)",
-        r.verdicts,
-        r.elapsed.as_secs_f64(),
-        r.verdicts_per_second(),
-        100.0 * r.allowed as f64 / r.verdicts.max(1) as f64
-    );
-    Ok(EXIT_OK)
 }

@@ -1,48 +1,236 @@
-//! `netpol run`: per scenario, build its lab, let the enforcer program it,
-//! probe every round, judge every probe, tear the lab down.
-
-use std::io::BufRead;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+//! `netpol run`: a suite of scenarios, each in a lab of its own, against
+//! one enforcer. The stages, in order:
+//!
+//! 1. [`start`]: the enforcer answers `version`; with the profile, that
+//!    gives the features declared unsupported and the run's context;
+//! 2. [`run_suite`]: scenarios run in parallel (`jobs` labs at a time) until
+//!    all are done or a signal stops the run, each through [`run_scenario`]:
+//!    build the lab, preflight, per round sync + probe + judge, the
+//!    enforcer's cleanup, teardown;
+//! 3. the results, in the suite's order, make the [`Report`]; what happens
+//!    on the way reaches the caller as [`Event`]s (the console prints them).
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::Protocol;
-use crate::enforcer::{self, Enforcer};
-use crate::features;
-use crate::probe::Probe;
-
+use crate::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
 use crate::expect::Verdict;
-use crate::judge::{judge_round, scenario_result};
-use crate::lab::{Lab, ProbeOptions, keep};
-use crate::model::Model;
-use crate::results::{Environment, LabTimings, ScenarioResult, Status};
+use crate::features::{self, Feature, Profile};
+use crate::judge::{Observation, judge_round, scenario_result};
+use crate::lab::{Lab, LabError, ProbeOptions, keep};
+use crate::model::{CompileError, Model};
+use crate::probe::Probe;
+use crate::results::{
+    EnforcerInfo, Environment, LabTimings, Mode, Report, RoundResult, ScenarioResult, Status,
+};
+use crate::run::{ReportBuilder, RunContext};
 use crate::scenario::Scenario;
+use crate::signals::Signal;
+use crate::suite::{Entry, Loaded};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub probe: ProbeOptions,
+    /// Scenarios run at once, each in its own lab.
+    pub jobs: usize,
     /// Leave each lab's namespaces up (named under /run/netns) after the run.
     pub keep: bool,
-    /// Wait for Enter once each lab is up, to inspect it with its servers running.
+    /// Before each round's probes, wait until the caller resumes (see [`Event::Paused`]).
     pub pause: bool,
     /// Before the first sync, check that the lab allows every probe (a lab
     /// that denies anything on its own would turn into wrong verdicts).
     pub preflight: bool,
     /// Features declared unsupported: scenarios needing them are not run;
     /// with `sctp`, no SCTP probe is sent.
-    pub unsupported: BTreeSet<String>,
+    pub unsupported: BTreeSet<Feature>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            probe: ProbeOptions::default(),
+            jobs: 4,
+            keep: false,
+            pause: false,
+            preflight: true,
+            unsupported: BTreeSet::new(),
+        }
+    }
 }
 
 impl RunOptions {
     /// The probes of `s` this run sends.
     fn probes(&self, s: &Scenario) -> Vec<Probe> {
-        let sctp = !self.unsupported.contains("sctp");
+        let sctp = !self.unsupported.contains(&Feature::Sctp);
         s.probes
             .iter()
             .copied()
             .filter(|p| sctp || p.protocol != Protocol::Sctp)
             .collect()
+    }
+}
+
+/// What happens during a run, as it happens.
+#[derive(Debug)]
+pub enum Event {
+    /// The `index`-th scenario of the suite finished (they finish in any order).
+    Finished {
+        index: usize,
+        result: ScenarioResult,
+    },
+    /// `--pause`: a lab is up, its servers run, the enforcer has synced the
+    /// round; the lab waits for `resume` before probing.
+    Paused(Pause),
+    /// `--keep`: a lab was kept after its scenario.
+    Kept {
+        scenario: String,
+        instructions: String,
+    },
+}
+
+/// A lab waiting before a round's probes.
+#[derive(Debug)]
+pub struct Pause {
+    pub scenario: String,
+    pub round: String,
+    /// Each namespace's name and a path to enter it with (`nsenter --net=PATH`).
+    pub namespaces: Vec<(String, PathBuf)>,
+    /// Send (or drop) to let the lab go on.
+    pub resume: oneshot::Sender<()>,
+}
+
+/// How a suite run ended.
+#[derive(Debug)]
+pub enum SuiteEnd {
+    /// Every scenario was judged.
+    Completed(Report),
+    /// A signal stopped the run; every lab was torn down.
+    Stopped(Signal),
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "netpol run builds network namespaces and needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); creating one failed: {0}"
+    )]
+    Privileges(std::io::Error),
+    #[error(transparent)]
+    Enforcer(#[from] EnforcerError),
+}
+
+/// Why a scenario could not be carried out: a failure of the lab or the
+/// enforcer, never a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot build the lab: {0}")]
+    Lab(#[from] LabError),
+    #[error(
+        "lab preflight: before any enforcer sync, {probe} was {observed}, not allowed; the lab itself is broken"
+    )]
+    Preflight { probe: String, observed: String },
+    #[error("round {round}: {error}")]
+    Model { round: String, error: CompileError },
+    #[error("round {round}: {error}")]
+    Sync { round: String, error: EnforcerError },
+    #[error("{0}")]
+    Cleanup(EnforcerError),
+}
+
+/// Every failure of a scenario: teardown goes on after the first one, and
+/// a failed cleanup after a failed sync is reported too.
+#[derive(Debug, Default)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl std::fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks privileges, starts the enforcer (its `version` call) and states
+/// what the run declares unsupported: the enforcer's answer and the profile.
+pub async fn start(
+    spec: &EnforcerSpec,
+    args: &[String],
+    timeout: Duration,
+    profile: Option<Profile>,
+) -> Result<(Enforcer, RunContext), StartError> {
+    check_privileges()?;
+    let enforcer = Enforcer::start(spec, args, timeout).await?;
+    let mut unsupported: BTreeSet<Feature> = BTreeSet::new();
+    if let Some(info) = enforcer.info() {
+        unsupported.extend(info.unsupported.iter().copied());
+    }
+    unsupported.extend(profile.iter().flat_map(|p| p.unsupported.iter().copied()));
+    let context = RunContext {
+        enforcer: enforcer.info().map(|i| EnforcerInfo {
+            name: i.name.clone(),
+            version: i.version.clone(),
+            unsupported: i.unsupported.clone(),
+        }),
+        profile,
+        unsupported: unsupported.into_iter().collect(),
+        environment: Some(environment()),
+    };
+    Ok((enforcer, context))
+}
+
+/// Runs every scenario of the suite, `options.jobs` labs at a time, until
+/// all are judged or `stop` completes (a signal: the labs in flight are
+/// torn down as their futures are dropped). Entries that are not ready
+/// (`expectInvalid`, files that did not load) are judged without a lab.
+/// `events` closes when the run ends.
+pub async fn run_suite(
+    loaded: &[Loaded],
+    enforcer: &Enforcer,
+    options: &RunOptions,
+    context: RunContext,
+    events: mpsc::UnboundedSender<Event>,
+    stop: impl std::future::Future<Output = Signal>,
+) -> SuiteEnd {
+    let events = &events;
+    let mut report = ReportBuilder::new(Mode::Run, context);
+    let results = futures::stream::iter(loaded.iter().enumerate())
+        .map(|(index, l)| async move { (index, run_entry(l, enforcer, options, events).await) })
+        .buffer_unordered(options.jobs.max(1));
+    let collect = results.for_each(|(index, result)| {
+        let _ = events.send(Event::Finished {
+            index,
+            result: result.clone(),
+        });
+        report.add(index, result);
+        std::future::ready(())
+    });
+    tokio::select! {
+        () = collect => SuiteEnd::Completed(report.finish()),
+        signal = stop => SuiteEnd::Stopped(signal),
+    }
+}
+
+/// One entry of a suite: a scenario ready to run goes to a lab; the others
+/// (`expectInvalid`, files that did not load) are judged as they are.
+pub async fn run_entry(
+    l: &Loaded,
+    enforcer: &Enforcer,
+    options: &RunOptions,
+    events: &mpsc::UnboundedSender<Event>,
+) -> ScenarioResult {
+    match &l.entry {
+        Entry::Ready(s) => run_scenario(s, enforcer, options, events).await,
+        _ => crate::run::simulate_entry(l),
     }
 }
 
@@ -56,16 +244,8 @@ fn lab_label() -> String {
     )
 }
 
-fn errored(
-    s: &Scenario,
-    rounds: Vec<crate::results::RoundResult>,
-    started: Instant,
-    message: String,
-) -> ScenarioResult {
-    let mut r = scenario_result(s, rounds, started);
-    r.status = Status::Error;
-    r.message = Some(message);
-    r
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// Runs one scenario in a lab of its own. Failures of the lab or the
@@ -75,65 +255,76 @@ pub async fn run_scenario(
     s: &Scenario,
     enforcer: &Enforcer,
     options: &RunOptions,
+    events: &mpsc::UnboundedSender<Event>,
 ) -> ScenarioResult {
     let started = Instant::now();
-    let missing: Vec<String> = features::needed(s)
+    let missing: Vec<Feature> = features::needed(s)
         .into_iter()
-        .filter(|f| options.unsupported.contains(*f))
-        .map(str::to_string)
+        .filter(|f| options.unsupported.contains(f))
         .collect();
     if !missing.is_empty() {
         let mut r = scenario_result(s, Vec::new(), started);
         r.status = Status::Unsupported;
         r.message = Some(format!(
             "unsupported (declared): needs {}",
-            missing.join(", ")
+            features::list(&missing)
         ));
         return r;
     }
     let label = lab_label();
     let lab = match Lab::build(s.cluster(), &label).await {
         Ok(lab) => lab,
-        Err(e) => return errored(s, Vec::new(), started, format!("cannot build the lab: {e}")),
+        Err(e) => {
+            return errored(s, Vec::new(), started, &ScenarioErrors(vec![e.into()]));
+        }
     };
-    let setup_ms = started.elapsed().as_secs_f64() * 1e3;
+    let setup_ms = ms(started.elapsed());
     let probes = options.probes(s);
+    let plugin = match enforcer {
+        Enforcer::Plugin(p) => Some(p),
+        Enforcer::None => None,
+    };
+    let mut errors = ScenarioErrors::default();
     let t = Instant::now();
-    let mut failure = None;
-    let preflight_ms = if options.preflight && matches!(enforcer, Enforcer::Plugin(_)) {
-        failure = preflight(s, &lab, &probes, &options.probe).await.err();
-        Some(t.elapsed().as_secs_f64() * 1e3)
+    let preflight_ms = if options.preflight && plugin.is_some() {
+        if let Err(e) = preflight(s, &lab, &probes, &options.probe).await {
+            errors.0.push(e);
+        }
+        Some(ms(t.elapsed()))
     } else {
         None
     };
     let mut rounds = Vec::new();
-    if failure.is_none() {
-        failure = run_rounds(s, enforcer, options, &lab, &label, &probes, &mut rounds)
-            .await
-            .err();
+    if errors.0.is_empty()
+        && let Err(e) = run_rounds(
+            s,
+            enforcer,
+            options,
+            &lab,
+            &label,
+            &probes,
+            events,
+            &mut rounds,
+        )
+        .await
+    {
+        errors.0.push(e);
     }
     // The enforcer cleans up even after a failure (its failure to do so is
     // one too), except in a lab kept for inspection.
     let t = Instant::now();
-    let cleanup = match (enforcer, s.rounds.last()) {
-        (Enforcer::Plugin(plugin), Some(last)) if !options.keep => plugin
-            .cleanup(&enforcer::state(&lab, &label, last))
-            .await
-            .err()
-            .map(|e| e.to_string()),
-        _ => None,
-    };
-    let cleanup_ms =
-        matches!(enforcer, Enforcer::Plugin(_)).then(|| t.elapsed().as_secs_f64() * 1e3);
-    let failure = match (failure, cleanup) {
-        (Some(f), Some(c)) => Some(format!("{f}\n{c}")),
-        (f, c) => f.or(c),
-    };
+    if let (Some(plugin), Some(last), false) = (plugin, s.rounds.last(), options.keep)
+        && let Err(e) = plugin.cleanup(&enforcer::state(&lab, &label, last)).await
+    {
+        errors.0.push(ScenarioError::Cleanup(e));
+    }
+    let cleanup_ms = plugin.is_some().then(|| ms(t.elapsed()));
     let kept = options.keep.then(|| keep::keep(&lab));
-    let teardown_ms = lab.teardown().await.as_secs_f64() * 1e3;
-    let mut result = match failure {
-        Some(message) => errored(s, rounds, started, message),
-        None => scenario_result(s, rounds, started),
+    let teardown_ms = ms(lab.teardown().await);
+    let mut result = if errors.0.is_empty() {
+        scenario_result(s, rounds, started)
+    } else {
+        errored(s, rounds, started, &errors)
     };
     result.lab = Some(LabTimings {
         setup_ms,
@@ -141,16 +332,36 @@ pub async fn run_scenario(
         cleanup_ms,
         teardown_ms,
     });
-    match kept {
-        Some(Ok(k)) => result.kept = Some(k.instructions()),
-        Some(Err(e)) => result.kept = Some(format!("--keep failed: {e}")),
-        None => {}
+    let kept = match kept {
+        Some(Ok(k)) => Some(k.instructions()),
+        Some(Err(e)) => Some(format!("--keep failed: {e}")),
+        None => None,
+    };
+    if let Some(instructions) = &kept {
+        let _ = events.send(Event::Kept {
+            scenario: s.name.clone(),
+            instructions: instructions.clone(),
+        });
     }
+    result.kept = kept;
     result
+}
+
+fn errored(
+    s: &Scenario,
+    rounds: Vec<RoundResult>,
+    started: Instant,
+    errors: &ScenarioErrors,
+) -> ScenarioResult {
+    let mut r = scenario_result(s, rounds, started);
+    r.status = Status::Error;
+    r.message = Some(errors.to_string());
+    r
 }
 
 /// Syncs, probes and judges every round; the first failure of the lab or
 /// the enforcer ends the scenario.
+#[allow(clippy::too_many_arguments)]
 async fn run_rounds(
     s: &Scenario,
     enforcer: &Enforcer,
@@ -158,11 +369,15 @@ async fn run_rounds(
     lab: &Lab,
     label: &str,
     probes: &[Probe],
-    rounds: &mut Vec<crate::results::RoundResult>,
-) -> Result<(), String> {
+    events: &mpsc::UnboundedSender<Event>,
+    rounds: &mut Vec<RoundResult>,
+) -> Result<(), ScenarioError> {
     for round in &s.rounds {
-        let model = Model::new(&round.cluster, &round.policies)
-            .map_err(|e| format!("round {}: {e}", round.name))?;
+        let model =
+            Model::new(&round.cluster, &round.policies).map_err(|error| ScenarioError::Model {
+                round: round.name.clone(),
+                error,
+            })?;
         let sync_ms = match enforcer {
             // Nothing programs the lab: there is nothing to converge.
             Enforcer::None => None,
@@ -170,17 +385,19 @@ async fn run_rounds(
                 let took = plugin
                     .sync(&enforcer::state(lab, label, round))
                     .await
-                    .map_err(|e| format!("round {}: {e}", round.name))?;
-                Some(took.as_secs_f64() * 1e3)
+                    .map_err(|error| ScenarioError::Sync {
+                        round: round.name.clone(),
+                        error,
+                    })?;
+                Some(ms(took))
             }
         };
         if options.pause {
-            pause(s, lab, &round.name).await;
+            pause(s, lab, &round.name, events).await;
         }
         let t = Instant::now();
         let observations = lab.probe(probes, &options.probe).await;
-        let duration_ms = t.elapsed().as_secs_f64() * 1e3;
-        let mut judged = judge_round(round, &model, probes, &observations, duration_ms);
+        let mut judged = judge_round(round, &model, probes, &observations, ms(t.elapsed()));
         judged.sync_ms = sync_ms;
         rounds.push(judged);
     }
@@ -194,52 +411,60 @@ async fn preflight(
     lab: &Lab,
     probes: &[Probe],
     options: &ProbeOptions,
-) -> Result<(), String> {
+) -> Result<(), ScenarioError> {
     let observed = lab.probe(probes, options).await;
-    match probes
+    let Some((p, o)) = probes
         .iter()
         .zip(&observed)
-        .find(|(_, o)| **o != Ok(Verdict::Allowed))
-    {
-        None => Ok(()),
-        Some((p, o)) => {
-            let c = s.cluster();
-            Err(format!(
-                "lab preflight: before any enforcer sync, {} -> {} {}/{} was {o:?}, not allowed; the lab itself is broken",
-                c.endpoint_name(p.from),
-                c.endpoint_name(p.to),
-                p.port,
-                p.protocol
-            ))
-        }
-    }
-}
-
-/// Prints how to enter each namespace, then waits for Enter: the lab is up,
-/// its servers run, and the enforcer has synced the round's state.
-async fn pause(s: &Scenario, lab: &Lab, round: &str) {
-    println!(
-        "lab of {} ready for round {round} (synced, about to probe): enter a namespace with",
-        s.name
-    );
-
-    for ns in lab.namespaces() {
-        println!(
-            "  nsenter --net={} bash   # {}",
-            ns.path().display(),
-            ns.name()
-        );
-    }
-    println!("press Enter to continue");
-    let _ =
-        tokio::task::spawn_blocking(|| std::io::stdin().lock().read_line(&mut String::new())).await;
-}
-
-/// Whether this process can build labs; an explanation if not.
-pub fn check_privileges() -> Result<(), String> {
-    crate::lab::NetNs::create("privilege-check").map(drop).map_err(|e| {
-        format!("netpol run builds network namespaces and needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); creating one failed: {e}")
+        .find(|(_, o)| !matches!(o, Ok(Verdict::Allowed)))
+    else {
+        return Ok(());
+    };
+    let c = s.cluster();
+    Err(ScenarioError::Preflight {
+        probe: format!(
+            "{} -> {} {}/{}",
+            c.endpoint_name(p.from),
+            c.endpoint_name(p.to),
+            p.port,
+            p.protocol
+        ),
+        observed: describe(o),
     })
+}
+
+fn describe(o: &Observation) -> String {
+    match o {
+        Ok(Verdict::Allowed) => "allowed".into(),
+        Ok(Verdict::Denied) => "denied".into(),
+        Err(e) => format!("an error ({e})"),
+    }
+}
+
+/// Tells the caller the lab is ready for inspection, and waits until it
+/// says to go on.
+async fn pause(s: &Scenario, lab: &Lab, round: &str, events: &mpsc::UnboundedSender<Event>) {
+    let (resume, resumed) = oneshot::channel();
+    let pause = Pause {
+        scenario: s.name.clone(),
+        round: round.to_string(),
+        namespaces: lab
+            .namespaces()
+            .map(|ns| (ns.name().to_string(), ns.path()))
+            .collect(),
+        resume,
+    };
+    if events.send(Event::Paused(pause)).is_ok() {
+        // A dropped sender resumes too.
+        let _ = resumed.await;
+    }
+}
+
+/// Whether this process can build labs.
+pub fn check_privileges() -> Result<(), StartError> {
+    crate::lab::NetNs::create("privilege-check")
+        .map(drop)
+        .map_err(StartError::Privileges)
 }
 
 /// The machine a run's labs run on, for the report.

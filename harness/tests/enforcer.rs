@@ -61,6 +61,7 @@ async fn error_of_a_run(script: &Script, timeout: Duration) -> String {
         &scenario("default-policies/default-deny-ingress.yaml"),
         &enforcer,
         &RunOptions::default(),
+        &events(),
     )
     .await;
     assert_eq!(result.status, Status::Error);

@@ -79,11 +79,10 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
         .into_owned();
     let s = scenario(&file);
     let options = RunOptions {
-        preflight: true,
         unsupported: profile().unsupported.into_iter().collect(),
         ..RunOptions::default()
     };
-    let result = run_scenario(&s, &plugin().await, &options).await;
+    let result = run_scenario(&s, &plugin().await, &options, &events()).await;
     let details = format!(
         "\n{}\n{}",
         terminal::scenario_line(&result),
@@ -121,9 +120,11 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
 #[test]
 fn the_unsupported_list_names_existing_scenarios_with_those_needs() {
     for (file, needs) in UNSUPPORTED {
-        let got: Vec<&str> = netpol::features::needed(&scenario(file))
+        let mut got: Vec<&str> = netpol::features::needed(&scenario(file))
             .into_iter()
+            .map(netpol::features::Feature::name)
             .collect();
+        got.sort_unstable();
         let mut want = needs.to_vec();
         want.sort();
         assert_eq!(got, want, "{file}");
@@ -136,9 +137,9 @@ async fn the_version_answer_declares_what_the_profile_declares() {
     let info = plugin.info().expect("a plugin");
     assert_eq!(info.name, "iptables-partial");
     assert_eq!(info.protocol_versions, ["1"]);
-    let declared: BTreeSet<&str> = info.unsupported.iter().map(String::as_str).collect();
+    let declared: BTreeSet<&str> = info.unsupported.iter().map(|f| f.name()).collect();
     let profile = profile();
-    let profiled: BTreeSet<&str> = profile.unsupported.iter().map(String::as_str).collect();
+    let profiled: BTreeSet<&str> = profile.unsupported.iter().map(|f| f.name()).collect();
     assert_eq!(declared, BTreeSet::from(["sctp", "endPort", "namedPorts"]));
     assert_eq!(
         declared, profiled,

@@ -7,9 +7,8 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 
-use netpol::judge::unprobed_result;
-use netpol::runner::{RunOptions, run_scenario};
-use netpol::suite::{self, Entry};
+use netpol::runner::{RunOptions, run_entry};
+use netpol::suite;
 use rstest::rstest;
 
 #[rstest]
@@ -22,19 +21,12 @@ async fn scenario_passes_against_the_reference_enforcer(
     let loaded = suite::load(std::slice::from_ref(&path))
         .pop()
         .expect("one file");
-    let result = match &loaded.entry {
-        Entry::Ready(s) => {
-            run_scenario(
-                s,
-                &reference().await,
-                &RunOptions {
-                    preflight: true,
-                    ..RunOptions::default()
-                },
-            )
-            .await
-        }
-        _ => unprobed_result(&loaded).expect("judged without probes"),
-    };
+    let result = run_entry(
+        &loaded,
+        &reference().await,
+        &RunOptions::default(),
+        &events(),
+    )
+    .await;
     assert_passes(&result);
 }

@@ -19,12 +19,47 @@ use serde::{Deserialize, Serialize};
 /// The protocol version this crate describes.
 pub const PROTOCOL_VERSION: &str = "1";
 
-/// Feature names a plugin may declare unsupported; scenarios tag themselves
-/// with the same names.
-pub const FEATURES: [&str; 3] = ["sctp", "endPort", "namedPorts"];
+/// An optional feature of the spec that a plugin may declare unsupported
+/// (in its `version` answer); scenarios that need it are then reported
+/// *unsupported (declared)* instead of run. Written as in the API:
+/// `sctp`, `endPort`, `namedPorts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Feature {
+    /// `protocol: SCTP` in a policy's ports (no SCTP probe is sent either).
+    #[serde(rename = "sctp")]
+    Sctp,
+    /// Port ranges: `endPort`.
+    #[serde(rename = "endPort")]
+    EndPort,
+    /// Ports named after a container port: `port: http`.
+    #[serde(rename = "namedPorts")]
+    NamedPorts,
+}
 
-/// The commands of the protocol.
-pub const COMMANDS: [&str; 3] = ["version", "sync", "cleanup"];
+impl Feature {
+    /// Every feature, in the order documents list them.
+    pub const ALL: [Feature; 3] = [Feature::Sctp, Feature::EndPort, Feature::NamedPorts];
+
+    /// The feature's name in documents, profiles and scenario tags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Sctp => "sctp",
+            Feature::EndPort => "endPort",
+            Feature::NamedPorts => "namedPorts",
+        }
+    }
+
+    /// The feature named `name`, spelled exactly as [`Feature::name`] does.
+    pub fn from_name(name: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl std::fmt::Display for Feature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What `version` prints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +71,10 @@ pub struct VersionInfo {
     pub version: String,
     /// Protocol versions the plugin speaks, e.g. `["1"]`.
     pub protocol_versions: Vec<String>,
-    /// Features of [`FEATURES`] the implementation does not support.
+    /// Features the implementation does not support; an unknown name makes
+    /// the answer invalid.
     #[serde(default)]
-    pub unsupported: Vec<String>,
+    pub unsupported: Vec<Feature>,
 }
 
 /// The complete desired state, sent to `sync` and `cleanup`.
@@ -116,12 +152,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unknown_feature_makes_the_version_answer_invalid() {
+        let e = serde_json::from_str::<VersionInfo>(
+            r#"{"name": "x", "version": "1.0", "protocolVersions": ["1"], "unsupported": ["SCTP"]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("unknown variant `SCTP`, expected one of `sctp`, `endPort`, `namedPorts`"),
+            "{e}"
+        );
+        for f in Feature::ALL {
+            assert_eq!(Feature::from_name(f.name()), Some(f));
+            assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{f}\""));
+        }
+    }
+
+    #[test]
     fn documents_use_kubernetes_style_names_and_ignore_unknown_fields() {
         let v: VersionInfo = serde_json::from_str(
             r#"{"name": "x", "version": "1.0", "protocolVersions": ["1"], "unsupported": ["sctp"], "futureField": 1}"#,
         )
         .unwrap();
-        assert_eq!(v.unsupported, ["sctp"]);
+        assert_eq!(v.unsupported, [Feature::Sctp]);
         let p = Pod {
             namespace: "x".into(),
             name: "a".into(),

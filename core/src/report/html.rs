@@ -361,7 +361,7 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
     let what = match (&r.expect_invalid, r.rounds.len()) {
         (Some(field), _) => format!("expectInvalid {field}"),
         (None, _) if r.status == Status::Unsupported => {
-            format!("needs {}", r.needs.join(", "))
+            format!("needs {}", crate::features::list(&r.needs))
         }
         (None, 0) => "not run".to_string(),
         (None, n) if not_passed > 0 => format!(
@@ -387,7 +387,7 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
         let _ = write!(h, " · tags: {}", escape(&r.tags.join(", ")));
     }
     if !r.needs.is_empty() {
-        let _ = write!(h, " · needs: {}", escape(&r.needs.join(", ")));
+        let _ = write!(h, " · needs: {}", escape(&crate::features::list(&r.needs)));
     }
     let _ = writeln!(h, " · {:.1} ms</p>", r.duration_ms);
     if let Some(d) = &r.description {

@@ -38,7 +38,7 @@ pub fn header_rows(report: &Report) -> Vec<(&'static str, String)> {
     if !report.unsupported_features.is_empty() {
         rows.push((
             "declared unsupported",
-            report.unsupported_features.join(", "),
+            crate::features::list(&report.unsupported_features),
         ));
     }
     rows.push(("date", report.started_at.clone()));

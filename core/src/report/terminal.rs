@@ -22,7 +22,7 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
     let what = match (&r.expect_invalid, r.rounds.len()) {
         (Some(field), _) => format!("expectInvalid {field}"),
         (None, _) if r.status == Status::Unsupported => {
-            format!("declared: needs {}", r.needs.join(", "))
+            format!("declared: needs {}", crate::features::list(&r.needs))
         }
 
         (None, 0) if r.lab.is_some() => "stopped before its first probe round".to_string(),
@@ -244,13 +244,20 @@ impl Console {
         if problem || (self.verbosity >= Verbosity::Verbose && r.status == Status::Unsupported) {
             out.push_str(&details(r));
         }
-        if let Some(kept) = &r.kept {
-            let _ = writeln!(out, "{kept}");
-        }
         self.print(&out);
         self.probes += r.rounds.iter().map(|x| x.probes.len()).sum::<usize>();
         self.bar.set_message(format!("{} probes", self.probes));
         self.bar.inc(1);
+    }
+
+    /// A message of the run that is not a result (a kept lab, a pause).
+    pub fn note(&self, text: &str) {
+        let text = if text.ends_with('\n') {
+            text.to_string()
+        } else {
+            format!("{text}\n")
+        };
+        self.print(&text);
     }
 
     /// The summary per tag, and the totals.

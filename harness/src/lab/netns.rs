@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, unshare};
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -132,12 +132,6 @@ impl NetNs {
         })
         .await?
     }
-}
-
-/// Enters the namespace of `fd` on the calling thread. For threads that
-/// exist only to work there (the thread is not switched back).
-pub fn enter(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
-    setns(fd, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
 }
 
 impl Drop for NetNs {

@@ -10,6 +10,11 @@ use netpol::lab::Lab;
 use netpol::runner::check_privileges;
 use netpol::scenario::{self, Scenario};
 
+/// Where a run's events go when a test does not look at them.
+pub fn events() -> tokio::sync::mpsc::UnboundedSender<netpol::runner::Event> {
+    tokio::sync::mpsc::unbounded_channel().0
+}
+
 /// The repository's root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

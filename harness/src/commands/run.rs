@@ -1,0 +1,130 @@
+//! `netpol run`: the suite in labs, against an enforcer.
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use netpol::enforcer::EnforcerSpec;
+use netpol::features::Profile;
+use netpol::lab::ProbeOptions;
+use netpol::report::terminal::{Console, Verbosity};
+use netpol::runner::{self, Event, Pause, RunOptions, StartError, SuiteEnd};
+use netpol::signals::{self, Signal};
+use netpol::suite;
+
+use super::{Failure, Result, check_report_dir, finish, usage};
+use crate::RunArgs;
+
+pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
+    let files = suite::discover(&args.paths).map_err(usage)?;
+    if !(args.enforcer_timeout > 0.0 && args.enforcer_timeout < 1e6) {
+        return Err(usage(anyhow::anyhow!(
+            "--enforcer-timeout must be a positive number of seconds"
+        )));
+    }
+    check_report_dir(args.report.as_deref())?;
+    let profile = args
+        .profile
+        .as_deref()
+        .map(Profile::load)
+        .transpose()
+        .map_err(usage)?;
+    let verbosity = if args.timings {
+        verbosity.max(Verbosity::Verbose)
+    } else {
+        verbosity
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Run(e.into()))?;
+    let (enforcer, context) = runtime
+        .block_on(runner::start(
+            &EnforcerSpec::parse(&args.enforcer),
+            &args.enforcer_args,
+            Duration::from_secs_f64(args.enforcer_timeout),
+            profile,
+        ))
+        .map_err(|e| match e {
+            StartError::Privileges(_) => usage(e),
+            StartError::Enforcer(_) => Failure::Run(e.into()),
+        })?;
+    let options = RunOptions {
+        probe: ProbeOptions {
+            timeout: Duration::from_millis(args.timeout),
+            retry_timeout: Duration::from_millis(args.retry_timeout),
+        },
+        jobs: args.jobs,
+        keep: args.keep,
+        pause: args.pause,
+        preflight: !args.no_preflight,
+        unsupported: context.unsupported.iter().copied().collect(),
+    };
+    let loaded = suite::load(&files);
+    let mut console = Console::new(verbosity, loaded.len());
+    let end = runtime.block_on(async {
+        let (events, mut received) = mpsc::unbounded_channel();
+        let stop = async {
+            match signals::stop_requested().await {
+                Ok(signal) => signal,
+                // Without signal handlers the default action (dying) stays,
+                // and the kernel removes the fd-held labs.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let suite = runner::run_suite(&loaded, &enforcer, &options, context, events, stop);
+        let print = async {
+            while let Some(event) = received.recv().await {
+                show(&mut console, event).await;
+            }
+        };
+        let (end, ()) = tokio::join!(suite, print);
+        end
+    });
+    match end {
+        SuiteEnd::Completed(report) => {
+            console.finish(&report);
+            finish(&report, args.report.as_deref())
+        }
+        SuiteEnd::Stopped(signal) => {
+            let name = match signal {
+                Signal::Interrupt => "interrupted",
+                Signal::Terminate => "terminated",
+            };
+            eprintln!("netpol: {name}; every lab was torn down");
+            Ok(signal.exit_status())
+        }
+    }
+}
+
+/// Prints an event; a pause waits for Enter before it lets the lab go on.
+async fn show(console: &mut Console, event: Event) {
+    match event {
+        Event::Finished { result, .. } => console.scenario(&result),
+        Event::Kept { instructions, .. } => console.note(&instructions),
+        Event::Paused(Pause {
+            scenario,
+            round,
+            namespaces,
+            resume,
+        }) => {
+            let mut text = format!(
+                "lab of {scenario} ready for round {round} (synced, about to probe): enter a namespace with\n"
+            );
+            for (name, path) in namespaces {
+                text.push_str(&format!(
+                    "  nsenter --net={} bash   # {name}\n",
+                    path.display()
+                ));
+            }
+            text.push_str("press Enter to continue\n");
+            console.note(&text);
+            let _ = tokio::task::spawn_blocking(|| {
+                std::io::stdin().lock().read_line(&mut String::new())
+            })
+            .await;
+            let _ = resume.send(());
+        }
+    }
+}
