@@ -55,6 +55,38 @@ impl Probe {
     }
 }
 
+/// The probes the spec allows whatever the policies say (rules
+/// `self-traffic` and `own-node` of `docs/spec-notes.md`), on every port each
+/// destination serves: every pod to itself, every pod to and from the node
+/// it runs on. A run sends them after every sync, so that an enforcer that
+/// broke the lab (links down, everything dropped) shows as an error instead
+/// of passing the scenarios that expect denials.
+pub fn sanity_probes(cluster: &Cluster) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for (i, pod) in cluster.pods.iter().enumerate() {
+        let (pod_end, node_end) = (Endpoint::Pod(i), Endpoint::Node(pod.node));
+        for p in &pod.ports {
+            for from in [pod_end, node_end] {
+                probes.push(Probe {
+                    from,
+                    to: pod_end,
+                    port: p.port,
+                    protocol: p.protocol,
+                });
+            }
+        }
+        for p in &cluster.nodes[pod.node].ports {
+            probes.push(Probe {
+                from: pod_end,
+                to: node_end,
+                port: p.port,
+                protocol: p.protocol,
+            });
+        }
+    }
+    probes
+}
+
 /// Which traffic a scenario sends, as the `probes` key gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeSpec {
@@ -128,6 +160,32 @@ mod tests {
             54,
             "each pod probes itself on 6 ports"
         );
+    }
+
+    #[test]
+    fn sanity_probes_are_self_and_own_node_traffic_that_no_policy_can_deny() {
+        let text = "name: s\npolicies:\n- apiVersion: networking.k8s.io/v1\n  kind: NetworkPolicy\n  metadata: {name: deny-all, namespace: x}\n  spec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n";
+        let s = crate::scenario::load_str(std::path::Path::new("s.yaml"), text)
+            .loaded
+            .expect("loads");
+        let round = &s.rounds[0];
+        let c = &round.cluster;
+        let probes = sanity_probes(c);
+        // 9 pods: to itself and from its node on its 6 ports, to its node on the node's 6.
+        assert_eq!(probes.len(), 9 * (6 * 2 + 6));
+        let model = crate::model::Model::new(c, &round.policies).unwrap();
+        for p in &probes {
+            let own_node = |e: Endpoint, pod: Endpoint| match (e, pod) {
+                (Endpoint::Node(n), Endpoint::Pod(i)) => c.pods[i].node == n,
+                _ => false,
+            };
+            assert!(
+                p.is_self() || own_node(p.from, p.to) || own_node(p.to, p.from),
+                "{p:?}"
+            );
+            assert!(c.serves(p.to, p.port, p.protocol), "{p:?}");
+            assert!(model.allows(p), "the spec allows {p:?} under deny-all");
+        }
     }
 
     #[test]

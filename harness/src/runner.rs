@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cluster::Protocol;
+use crate::cluster::{Endpoint, Protocol};
 use crate::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
 use crate::expect::Verdict;
 use crate::features::{self, Feature, Profile};
 use crate::judge::{Observation, judge_round, scenario_result};
 use crate::lab::{Lab, LabError, ProbeOptions, keep};
 use crate::model::{CompileError, Model};
-use crate::probe::Probe;
+use crate::probe::{Probe, sanity_probes};
 use crate::results::{
     EnforcerInfo, Environment, LabTimings, Mode, Report, RoundResult, ScenarioResult, Status,
 };
@@ -67,8 +67,13 @@ impl Default for RunOptions {
 impl RunOptions {
     /// The probes of `s` this run sends.
     fn probes(&self, s: &Scenario) -> Vec<Probe> {
+        self.sendable(&s.probes)
+    }
+
+    /// The probes of `probes` this run can send: no SCTP where it is declared unsupported.
+    fn sendable(&self, probes: &[Probe]) -> Vec<Probe> {
         let sctp = !self.unsupported.contains(&Feature::Sctp);
-        s.probes
+        probes
             .iter()
             .copied()
             .filter(|p| sctp || p.protocol != Protocol::Sctp)
@@ -139,6 +144,15 @@ pub enum ScenarioError {
     Model { round: String, error: CompileError },
     #[error("round {round}: {error}")]
     Sync { round: String, error: EnforcerError },
+    #[error(
+        "round {round}: the enforcer broke the lab: {probe} was {observed}, yet the spec always allows it ({rule}); no verdict of this round can be trusted"
+    )]
+    BrokenLab {
+        round: String,
+        probe: String,
+        observed: String,
+        rule: &'static str,
+    },
     #[error("{0}")]
     Cleanup(EnforcerError),
 }
@@ -372,6 +386,12 @@ async fn run_rounds(
     events: &mpsc::UnboundedSender<Event>,
     rounds: &mut Vec<RoundResult>,
 ) -> Result<(), ScenarioError> {
+    // Sent with every round after a sync, unless the scenario sends them itself.
+    let sanity: Vec<Probe> = options
+        .sendable(&sanity_probes(s.cluster()))
+        .into_iter()
+        .filter(|p| !probes.contains(p))
+        .collect();
     for round in &s.rounds {
         let model =
             Model::new(&round.cluster, &round.policies).map_err(|error| ScenarioError::Model {
@@ -396,12 +416,76 @@ async fn run_rounds(
             pause(s, lab, &round.name, events).await;
         }
         let t = Instant::now();
-        let observations = lab.probe(probes, &options.probe).await;
+        let checked = match enforcer {
+            Enforcer::Plugin(_) => &sanity[..],
+            Enforcer::None => &[],
+        };
+        let all: Vec<Probe> = probes.iter().chain(checked).copied().collect();
+        let mut observations = lab.probe(&all, &options.probe).await;
+        let sanity_observed = observations.split_off(probes.len());
+        check_sanity(
+            s,
+            &round.name,
+            probes,
+            &observations,
+            checked,
+            &sanity_observed,
+        )?;
         let mut judged = judge_round(round, &model, probes, &observations, ms(t.elapsed()));
         judged.sync_ms = sync_ms;
         rounds.push(judged);
     }
     Ok(())
+}
+
+/// After a sync, the traffic the spec always allows must still flow: a pod
+/// to itself, a pod to and from its own node (whether the scenario probes
+/// it or [`sanity_probes`] adds it). If not, the enforcer broke the lab,
+/// and the round's denials mean nothing.
+fn check_sanity(
+    s: &Scenario,
+    round: &str,
+    probes: &[Probe],
+    observations: &[Observation],
+    extra: &[Probe],
+    extra_observed: &[Observation],
+) -> Result<(), ScenarioError> {
+    let c = s.cluster();
+    let always_allowed = |p: &Probe| match (p.from, p.to) {
+        _ if p.is_self() => Some("self-traffic"),
+        (Endpoint::Node(n), Endpoint::Pod(i)) | (Endpoint::Pod(i), Endpoint::Node(n))
+            if c.pods[i].node == n =>
+        {
+            Some("own-node")
+        }
+        _ => None,
+    };
+    let broken = probes
+        .iter()
+        .zip(observations)
+        .chain(extra.iter().zip(extra_observed))
+        .filter(|(_, o)| !matches!(o, Ok(Verdict::Allowed)))
+        .find_map(|(p, o)| always_allowed(p).map(|rule| (p, o, rule)));
+    match broken {
+        None => Ok(()),
+        Some((p, o, rule)) => Err(ScenarioError::BrokenLab {
+            round: round.to_string(),
+            probe: name(s, p),
+            observed: describe(o),
+            rule,
+        }),
+    }
+}
+
+fn name(s: &Scenario, p: &Probe) -> String {
+    let c = s.cluster();
+    format!(
+        "{} -> {} {}/{}",
+        c.endpoint_name(p.from),
+        c.endpoint_name(p.to),
+        p.port,
+        p.protocol
+    )
 }
 
 /// Before the first sync, the lab must allow every probe: a lab that
@@ -420,15 +504,8 @@ async fn preflight(
     else {
         return Ok(());
     };
-    let c = s.cluster();
     Err(ScenarioError::Preflight {
-        probe: format!(
-            "{} -> {} {}/{}",
-            c.endpoint_name(p.from),
-            c.endpoint_name(p.to),
-            p.port,
-            p.protocol
-        ),
+        probe: name(s, p),
         observed: describe(o),
     })
 }

@@ -26,10 +26,15 @@ struct Script {
 impl Script {
     /// `body` is the shell code run for each call; `$1` is the command.
     fn new(name: &str, body: &str) -> Script {
+        Script::reading_input(name, &format!("cat > /dev/null\n{body}"))
+    }
+
+    /// Like [`Script::new`], but the body reads the state on stdin itself.
+    fn reading_input(name: &str, body: &str) -> Script {
         let dir = std::env::temp_dir().join(format!("netpol-test-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("plugin");
-        std::fs::write(&path, format!("#!/bin/sh\ncat > /dev/null\n{body}\n")).unwrap();
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         Script { dir }
     }
@@ -184,4 +189,44 @@ async fn the_reference_syncs_idempotently_and_cleans_up_every_rule() {
         );
     }
     lab.teardown().await;
+}
+
+/// A plugin that "enforces" deny-all by downing every pod's interface would
+/// pass every scenario that expects denials; the traffic the spec always
+/// allows (own node, self) shows it broke the lab: an error, not a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_breaks_the_lab_is_an_error_not_a_pass() {
+    require_root();
+    let script = Script::reading_input(
+        "links-down",
+        &format!(
+            r#"state=$(cat)
+case $1 in
+version) echo '{VERSION}';;
+sync) echo "$state" | jq -r '.pods[].netns' | while read -r ns; do nsenter --net="$ns" ip link set eth0 down || exit 1; done;;
+esac"#
+        ),
+    );
+    let enforcer = script
+        .start(Duration::from_secs(30))
+        .await
+        .expect("version works");
+    for file in [
+        "exceptions/self-traffic-deny-all.yaml",
+        "upstream-e2e/default-deny-all.yaml",
+    ] {
+        let result = run_scenario(
+            &scenario(file),
+            &enforcer,
+            &RunOptions::default(),
+            &events(),
+        )
+        .await;
+        assert_eq!(result.status, Status::Error, "{file}: {:?}", result.message);
+        let message = result.message.unwrap_or_default();
+        assert!(
+            message.contains("the enforcer broke the lab") && message.contains("own-node"),
+            "{file}: {message}"
+        );
+    }
 }
