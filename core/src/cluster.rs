@@ -276,6 +276,7 @@ impl Cluster {
 
 /// Namespace labels as Kubernetes stores them: the given ones plus
 /// `kubernetes.io/metadata.name`, which the API server always sets.
+// rule: metadata-name-label
 pub fn namespace_labels(name: &str, mut labels: Labels) -> Labels {
     labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.to_string());
     labels

@@ -8,7 +8,9 @@
 //!   of any probe, and why;
 //! - [`judge`] judges observed verdicts against expected ones (the model
 //!   observing itself in `simulate`, a lab in `netpol run`);
-//! - [`results`] is the result model every report is a view of ([`report`]).
+//! - [`results`] is the result model every report is a view of ([`report`]);
+//! - [`rules`] lists the ids of the rules of `docs/spec-notes.md`, which the
+//!   model cites and scenarios name.
 //!
 //! The lab, the enforcers and the runner, which need privileges, live in
 //! the `netpol` crate.
@@ -24,6 +26,7 @@ pub mod peer;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod suite;

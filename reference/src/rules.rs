@@ -18,6 +18,9 @@
 //! Traffic between a pod and its own node never crosses FORWARD (INPUT and
 //! OUTPUT are left alone), nor does a pod's traffic to itself: both are
 //! always allowed, as the spec says.
+//!
+//! Each rule of `docs/spec-notes.md` is cited by its id next to the code
+//! that implements it (`// rule: own-node`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -104,9 +107,11 @@ struct PolicyView<'a> {
     egress: Option<Vec<RuleSpec<'a>>>,
 }
 
+// rule: label-selector (kube's Selector: every matchLabels entry AND every expression).
 fn selector(s: Option<&LabelSelector>, policy: &str) -> Result<Selector, RulesError> {
     match s {
         // Absent, like empty, selects everything.
+        // rule: empty-selector
         None => Ok(Selector::default()),
         Some(s) => Selector::try_from(s.clone()).map_err(|e| RulesError::Policy {
             policy: policy.to_string(),
@@ -130,6 +135,7 @@ fn view(np: &NetworkPolicy) -> PolicyView<'_> {
     let ingress_rules = spec.and_then(|s| s.ingress.as_ref());
     let egress_rules = spec.and_then(|s| s.egress.as_ref());
     // policyTypes absent or empty: Ingress, and Egress when there are egress rules.
+    // rule: policy-types-default
     let types: Vec<&str> = match spec
         .and_then(|s| s.policy_types.as_ref())
         .filter(|t| !t.is_empty())
@@ -138,6 +144,7 @@ fn view(np: &NetworkPolicy) -> PolicyView<'_> {
         None if egress_rules.is_some_and(|e| !e.is_empty()) => vec!["Ingress", "Egress"],
         None => vec!["Ingress"],
     };
+    // rule: policy-types-ignore-rules (a type not listed keeps no rules).
     PolicyView {
         ingress: types.contains(&"Ingress").then(|| {
             ingress_rules
@@ -166,6 +173,7 @@ fn view(np: &NetworkPolicy) -> PolicyView<'_> {
 }
 
 /// Whether the policy's podSelector selects `pod` (same namespace only).
+// rule: isolation, empty-policy-selector
 fn selects(p: &PolicyView<'_>, pod: &Pod) -> Result<bool, RulesError> {
     let sel = selector(
         p.object.spec.as_ref().and_then(|s| s.pod_selector.as_ref()),
@@ -189,6 +197,9 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
     }
     let mut b = Builder {
         state,
+        // rule: metadata-name-label (taken from the state, which carries it as
+        // the API server sets it; not added here, so that a state without it
+        // fails the scenarios that check it).
         namespace_labels: state
             .namespaces
             .iter()
@@ -201,11 +212,14 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
 
     b.chain("NETPOL-FORWARD");
     b.chain("NETPOL-DENY");
+    // rule: own-node, self-traffic (only FORWARD is filtered: neither
+    // crosses it).
     b.rule(
         "FORWARD",
         "-m comment --comment \"netpol reference enforcer\" -j NETPOL-FORWARD",
     );
     // Stateful: replies of allowed connections, and their ICMP errors, pass.
+    // rule: stateful-replies
     b.rule(
         "NETPOL-FORWARD",
         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
@@ -227,6 +241,9 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
         .enumerate()
         .filter(|(_, p)| p.node == node)
     {
+        // A forwarded packet crosses the egress chain of its source and the
+        // ingress chain of its destination: both must let it through.
+        // rule: egress-and-ingress
         for direction in [Direction::Egress, Direction::Ingress] {
             let mut isolating = Vec::new();
             for (p, policy) in policies.iter().enumerate() {
@@ -241,7 +258,7 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
                 }
             }
             if isolating.is_empty() {
-                continue; // not isolated in this direction: everything passes
+                continue; // rule: isolation (not isolated in this direction: everything passes)
             }
             let chain = format!("NETPOL-{}-{j}", direction.chain());
             let (iface, what) = match direction {
@@ -257,6 +274,8 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
             );
             b.chain(&chain);
             b.rule(&chain, "-j MARK --set-xmark 0x0/0x10000");
+            // Any rule of any isolating policy sets the allow bit.
+            // rule: policies-additive
             for (p, policy, rules) in isolating {
                 for (r, rule) in rules.iter().enumerate() {
                     let rule_chain = format!("{chain}-P{p}-R{r}");
@@ -272,6 +291,7 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
                 }
             }
             b.rule(&chain, &format!("-m mark --mark {ALLOW_BIT} -j RETURN"));
+            // rule: no-rules-allow-nothing (no rule set the bit)
             b.rule(&chain, "-j NETPOL-DENY");
         }
     }
@@ -299,6 +319,7 @@ impl Builder<'_> {
     }
 
     /// A rule allows traffic matching one of its peers AND one of its ports.
+    // rule: peers-and-ports (peers jump to the ports chain, which sets the bit)
     fn rule_chain(
         &mut self,
         chain: &str,
@@ -310,6 +331,7 @@ impl Builder<'_> {
         self.chain(chain);
         let ports_target = match rule.ports.filter(|p| !p.is_empty()) {
             // Ports absent or empty: any port.
+            // rule: ports-absent-any
             None => format!("MARK --set-xmark {ALLOW_BIT}"),
             Some(ports) => {
                 let ports_chain = format!("{chain}-PORTS");
@@ -327,10 +349,14 @@ impl Builder<'_> {
         };
         let opt = direction.peer_option();
         match rule.peers.filter(|p| !p.is_empty()) {
-            // Peers absent or empty: any peer.
+            // Peers absent or empty: any peer (and with no ports either,
+            // `ingress: [{}]`, everything).
+            // rule: peers-absent-any, empty-rule-allows-all
             None => self.rule(chain, &format!("-j {ports_target}")),
             Some(peers) => {
                 for (k, peer) in peers.iter().enumerate() {
+                    // An ipBlock matches by address: pods', nodes', anyone's.
+                    // rule: ipblock-except, ipblock-pod-addresses, other-nodes
                     if let Some(block) = &peer.ip_block {
                         let Some(cidr) = ipv4_block(&block.cidr, &policy.key)? else {
                             continue;
@@ -345,6 +371,7 @@ impl Builder<'_> {
                         }
                         self.rule(&block_chain, &format!("-j {ports_target}"));
                     } else {
+                        // rule: other-nodes (selectors give pod addresses only)
                         for ip in self.peer_pods(peer, &policy.namespace, &policy.key)? {
                             self.rule(chain, &format!("{opt} {ip}/32 -j {ports_target}"));
                         }
@@ -376,7 +403,10 @@ impl Builder<'_> {
             .pods
             .iter()
             .filter(|p| match &ns_sel {
+                // rule: pod-selector-own-namespace
                 None => p.namespace == policy_namespace,
+                // rule: namespace-selector, peer-and-vs-or (AND: both filters
+                // apply; OR: each peer of the list adds its own jumps)
                 Some(sel) => sel.matches(
                     self.namespace_labels
                         .get(p.namespace.as_str())
@@ -399,7 +429,7 @@ impl Builder<'_> {
         pod: &Pod,
         policy: &str,
     ) -> Result<Vec<String>, RulesError> {
-        let protocol = port.protocol.as_deref().unwrap_or("TCP");
+        let protocol = port.protocol.as_deref().unwrap_or("TCP"); // rule: port-without-protocol-is-tcp
         let proto = match protocol {
             "TCP" => "tcp",
             "UDP" => "udp",
@@ -411,8 +441,11 @@ impl Builder<'_> {
                 });
             }
         };
+        // rule: protocol-must-match (every matcher names its protocol)
         Ok(match &port.port {
+            // rule: protocol-without-port
             None => vec![format!("-p {proto}")],
+            // rule: numeric-port, endport-range
             Some(IntOrString::Int(n)) => {
                 let range = match port.end_port {
                     Some(end) if end > *n => format!("{n}:{end}"),
@@ -420,10 +453,13 @@ impl Builder<'_> {
                 };
                 vec![format!("-p {proto} -m {proto} --dport {range}")]
             }
+            // rule: named-port (ingress: the isolated pod; egress: each pod
+            // that has the name, by address, so no external host matches)
             Some(IntOrString::String(name)) => {
                 let named = |p: &Pod| -> Option<u16> {
                     p.container_ports
                         .iter()
+                        // rule: named-port-protocol
                         .find(|c| {
                             c.name.as_deref() == Some(name.as_str()) && c.protocol == protocol
                         })

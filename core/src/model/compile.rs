@@ -36,6 +36,7 @@ pub(super) fn compile<'c>(
         let default_spec = NetworkPolicySpec::default();
         let spec = policy.object.spec.as_ref().unwrap_or(&default_spec);
         let (has_ingress, has_egress) = policy_types(spec);
+        // rule: policy-types-ignore-rules (the rules of an unlisted type are not compiled).
         let compiled = CompiledPolicy {
             key: policy.key(),
             ingress: has_ingress
@@ -61,6 +62,7 @@ pub(super) fn compile<'c>(
         };
         // A pod is isolated for a direction if a policy of its namespace
         // selects it and has that direction among its policy types.
+        // rule: isolation, empty-policy-selector
         let selected = c.pods(Some(&policy.namespace), spec.pod_selector.as_ref(), None)?;
         for pod in 0..cluster.pods.len() {
             if selected.contains(pod) {
@@ -79,6 +81,7 @@ pub(super) fn compile<'c>(
 
 /// Policy types, defaulted: when absent (or empty), `Ingress` always, plus
 /// `Egress` if the policy has egress rules.
+// rule: policy-types-default
 pub(super) fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
     match spec.policy_types.as_deref() {
         Some(types) if !types.is_empty() => (
@@ -113,7 +116,9 @@ impl Compiler<'_> {
     ) -> Result<Vec<Rule>, CompileError> {
         rules
             .map(|(peers, ports)| {
-                // `from`/`to` or `ports` absent or empty: any.
+                // `from`/`to` or `ports` absent or empty: any; with neither,
+                // `ingress: [{}]`, the rule allows everything.
+                // rule: peers-absent-any, ports-absent-any, empty-rule-allows-all
                 let peers = match peers {
                     Some(list) if !list.is_empty() => Some(
                         list.iter()
@@ -152,10 +157,13 @@ impl Compiler<'_> {
         }
         let pods = match (&peer.namespace_selector, &peer.pod_selector) {
             // podSelector alone: pods of the policy's own namespace.
+            // rule: pod-selector-own-namespace
             (None, pod_selector) => {
                 self.pods(Some(&self.policy.namespace), pod_selector.as_ref(), None)?
             }
-            // namespaceSelector (with a podSelector: AND): pods of the selected namespaces.
+            // namespaceSelector (with a podSelector: AND): pods of the selected
+            // namespaces. Two peers are an OR (`any` in `peer_matches`).
+            // rule: namespace-selector, peer-and-vs-or
             (Some(ns_selector), pod_selector) => {
                 self.pods(None, pod_selector.as_ref(), Some(ns_selector))?
             }
@@ -177,6 +185,8 @@ impl Compiler<'_> {
             .cluster
             .namespaces
             .iter()
+            // rule: metadata-name-label (`ns.labels` hold it:
+            // `cluster::namespace_labels` stores them as the API server does).
             .map(|ns| namespace.is_none_or(|n| n == ns.name) && ns_selector.matches(&ns.labels))
             .collect();
         let mut set = BitSet::new(self.cluster.pods.len());
@@ -192,7 +202,9 @@ impl Compiler<'_> {
         Ok(set)
     }
 
-    /// An absent selector, like an empty one, selects everything.
+    /// An absent selector, like an empty one, selects everything; kube's
+    /// `Selector` requires every matchLabels entry AND every expression.
+    // rule: empty-selector, label-selector
     fn selector(&self, s: Option<&LabelSelector>) -> Result<Selector, CompileError> {
         match s {
             None => Ok(Selector::default()),
@@ -201,7 +213,7 @@ impl Compiler<'_> {
     }
 
     fn port(&self, p: &NetworkPolicyPort) -> Result<Port, CompileError> {
-        // The protocol defaults to TCP.
+        // rule: port-without-protocol-is-tcp
         let protocol = match p.protocol.as_deref() {
             None => Protocol::Tcp,
             Some(s) => Protocol::parse(s)
@@ -218,7 +230,7 @@ impl Compiler<'_> {
             Some(IntOrString::String(name)) => PortNumbers::Named(name.clone()),
             Some(IntOrString::Int(n)) => {
                 let lo = number(*n)?;
-                // endPort: with a numeric port, the inclusive range port..endPort.
+                // rule: endport-range (with a numeric port, port..=endPort).
                 let hi = p.end_port.map(number).transpose()?.unwrap_or(lo);
                 PortNumbers::Range(lo, hi)
             }

@@ -1,8 +1,8 @@
 //! The model of the specification (the oracle): for a cluster state and its
 //! NetworkPolicies, the verdict of any probe, and why.
 //!
-//! Each rule of `../shared/spec-notes.md` is implemented once, here, and
-//! named next to its code. Policies are compiled per round (selectors
+//! Each rule of `docs/spec-notes.md` is implemented once, here, and its id
+//! ([`crate::rules`]) is cited next to its code (`// rule: own-node`). Policies are compiled per round (selectors
 //! evaluated against the round's labels into pod sets), so that a verdict
 //! is a handful of lookups.
 
@@ -84,9 +84,12 @@ impl<'c> Model<'c> {
         self.cluster
     }
 
-    /// Whether the specification allows the probe.
+    /// Whether the specification allows the probe. A verdict is for a
+    /// connection: its replies are never judged apart from it.
+    // rule: stateful-replies
     pub fn allows(&self, probe: &Probe) -> bool {
-        // "A pod can always reach itself."
+        // rule: self-traffic ("a pod can always reach itself").
+        // rule: egress-and-ingress
         probe.is_self() || (self.egress_allows(probe) && self.ingress_allows(probe))
     }
 
@@ -95,10 +98,13 @@ impl<'c> Model<'c> {
         let Endpoint::Pod(src) = probe.from else {
             return true;
         };
-        // Traffic between a pod and its own node is always allowed.
+        // rule: own-node (traffic between a pod and its own node, both ways).
         if probe.to == Endpoint::Node(self.cluster.pods[src].node) {
             return true;
         }
+        // rule: isolation (not isolated: everything passes).
+        // rule: policies-additive (any rule of any isolating policy).
+        // rule: no-rules-allow-nothing (no rules: `any` of nothing).
         let isolating = &self.egress_isolating[src];
         isolating.is_empty()
             || isolating.iter().any(|&p| {
@@ -112,9 +118,11 @@ impl<'c> Model<'c> {
         let Endpoint::Pod(dst) = probe.to else {
             return true;
         };
+        // rule: own-node
         if probe.from == Endpoint::Node(self.cluster.pods[dst].node) {
             return true;
         }
+        // rule: isolation, policies-additive, no-rules-allow-nothing
         let isolating = &self.ingress_isolating[dst];
         isolating.is_empty()
             || isolating.iter().any(|&p| {
@@ -127,17 +135,21 @@ impl<'c> Model<'c> {
 
     /// A rule allows traffic matching one of its peers AND one of its ports;
     /// `peer` is the other end (the source for ingress, the destination for egress).
+    // rule: peers-and-ports
     fn rule_matches(&self, rule: &Rule, peer: Endpoint, probe: &Probe) -> bool {
         self.peer_matches(rule, peer) && self.port_matches(rule, probe)
     }
 
     fn peer_matches(&self, rule: &Rule, e: Endpoint) -> bool {
+        // rule: peers-absent-any
         let Some(peers) = &rule.peers else {
             return true;
         };
         peers.iter().any(|peer| match peer {
+            // rule: other-nodes (selectors select pods, never a node).
             Peer::Pods(pods) => matches!(e, Endpoint::Pod(i) if pods.contains(i)),
             // ipBlock matches by address, pods' and nodes' addresses included.
+            // rule: ipblock-except, ipblock-pod-addresses, other-nodes
             Peer::IpBlock { cidr, except } => {
                 let ip = self.cluster.endpoint_ip(e).octets();
                 cidr.contains(&ip) && !except.iter().any(|x| x.contains(&ip))
@@ -149,16 +161,22 @@ impl<'c> Model<'c> {
     /// resolves against the destination pod's container ports, name AND
     /// protocol; a destination that is not a pod has no named ports.
     fn port_matches(&self, rule: &Rule, probe: &Probe) -> bool {
+        // rule: ports-absent-any
         let Some(ports) = &rule.ports else {
             return true;
         };
         ports.iter().any(|p| {
+            // rule: protocol-must-match
             p.protocol == probe.protocol
                 && match &p.numbers {
+                    // rule: protocol-without-port
                     PortNumbers::All => true,
+                    // rule: numeric-port, endport-range
                     PortNumbers::Range(lo, hi) => (*lo..=*hi).contains(&probe.port),
+                    // rule: named-port (per destination pod; nothing else has names)
                     PortNumbers::Named(name) => match probe.to {
                         Endpoint::Pod(d) => self.cluster.pods[d].ports.iter().any(|cp| {
+                            // rule: named-port-protocol
                             cp.name.as_deref() == Some(name.as_str())
                                 && cp.protocol == probe.protocol
                                 && cp.port == probe.port

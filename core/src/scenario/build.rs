@@ -135,6 +135,7 @@ impl Builder<'_> {
                 ),
             );
         }
+        self.rule_ids(&raw.rules);
         let mut ambiguities = Vec::new();
         yaml11::find_ambiguities(
             self.root,
@@ -191,10 +192,27 @@ impl Builder<'_> {
             name: raw.name,
             description: raw.description,
             tags: raw.tags,
+            rules: raw.rules,
             file: file.to_path_buf(),
             probes,
             rounds,
         })
+    }
+
+    /// `rules`: ids from `crate::rules`, so that a typo cannot claim a
+    /// rule is checked when it is not.
+    fn rule_ids(&mut self, ids: &[String]) {
+        for (i, id) in ids.iter().enumerate() {
+            let path = FieldPath::new("rules").index(i);
+            if crate::rules::summary(id).is_none() {
+                self.problem(
+                    path,
+                    format!("unknown rule id {id:?}: the ids are those of docs/spec-notes.md"),
+                );
+            } else if ids[..i].contains(id) {
+                self.problem(path, format!("rule id {id:?} is listed twice"));
+            }
+        }
     }
 
     // ---- the cluster ------------------------------------------------------

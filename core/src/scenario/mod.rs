@@ -1,4 +1,4 @@
-//! Loading scenario files (`../shared/scenario-format.md`, version 1):
+//! Loading scenario files (`docs/scenario-format.md`, version 1):
 //! the cluster, the NetworkPolicies (decoded and validated as the API server
 //! would), the probes, the expectations and the steps, checked for
 //! consistency, as a list of rounds to evaluate.
@@ -25,6 +25,9 @@ pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
     pub tags: Vec<String>,
+    /// Ids of the rules of `docs/spec-notes.md` the scenario checks (see
+    /// [`crate::rules`]), each known and listed once.
+    pub rules: Vec<String>,
     pub file: PathBuf,
     /// The same probes in every round (steps change labels and policies, not
     /// the topology).

@@ -1,4 +1,4 @@
-//! The scenario file format as written (`../shared/scenario-format.md`,
+//! The scenario file format as written (`docs/scenario-format.md`,
 //! version 1), read strictly: an unknown key is an error, so that a typo such
 //! as `polices:` cannot silently test nothing.
 //!
@@ -22,6 +22,9 @@ pub struct RawScenario {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Extension: ids of the rules of `docs/spec-notes.md` the scenario checks.
+    #[serde(default)]
+    pub rules: Vec<String>,
     #[serde(default)]
     pub cluster: Option<RawClusterChoice>,
     #[serde(default)]
