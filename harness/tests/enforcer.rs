@@ -77,11 +77,12 @@ async fn error_of_a_run(script: &Script, timeout: Duration) -> String {
     result.message.expect("an error says why")
 }
 
+/// Whether a process whose command line matches `pattern` runs (`pgrep`
+/// exits 1 when none does; a missing pgrep must not read as "none").
 fn running(pattern: &str) -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-f", pattern])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    let args = ["-f", pattern];
+    let ran = std::process::Command::new("pgrep").args(args).output();
+    tool_output("pgrep", &args, ran, &[0, 1]).status.success()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,10 @@
 //! Nothing in the host's own network namespace changes, whatever happens
 //! to a lab: built, used and torn down; dropped by a panic; held by a
-//! process killed with SIGKILL. Needs root.
+//! process killed with SIGKILL. Needs root, and the host's tools
+//! (iproute2, iptables, nftables, util-linux): without one, the tests fail
+//! saying which.
+
+mod common;
 
 use std::process::Command;
 
@@ -11,14 +15,11 @@ use netpol::probe::ProbeSpec;
 /// What a lab must never change, as the host's own tools print it.
 fn host_state() -> Vec<(String, String)> {
     let run = |cmd: &str, args: &[&str]| -> String {
-        match Command::new(cmd).args(args).output() {
-            Ok(o) => String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.starts_with('#'))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Err(e) => format!("({cmd} unavailable: {})", e.kind()),
-        }
+        String::from_utf8_lossy(&common::run_tool(cmd, args).stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let sysctl =
         |key: &str| std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap_or_default();
@@ -142,4 +143,26 @@ fn a_run_killed_with_sigkill_leaves_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_same(&before, &host_state());
+}
+
+/// The tools `host_state` depends on fail the test when they are missing or
+/// fail, instead of comparing two error messages (or two empty outputs).
+#[test]
+#[should_panic(expected = "netpol-no-such-tool is not installed: install it (ci/install-deps.sh)")]
+fn a_missing_tool_fails_the_test_saying_so() {
+    common::run_tool("netpol-no-such-tool", &["list"]);
+}
+
+#[test]
+#[should_panic(expected = "`sh -c exit 3` failed (exit status: 3)")]
+fn a_failing_tool_fails_the_test_saying_so() {
+    common::run_tool("sh", &["-c", "exit 3"]);
+}
+
+#[test]
+fn a_tool_may_say_no_with_an_exit_status() {
+    // pgrep and grep exit 1 for "nothing found".
+    let ran = Command::new("sh").args(["-c", "exit 1"]).output();
+    let out = common::tool_output("sh", &["-c", "exit 1"], ran, &[0, 1]);
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -1,6 +1,8 @@
 //! The lab, for real: these tests build network namespaces and send
 //! packets, so they need root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
 
+mod common;
+
 use std::time::Instant;
 
 use netpol::cluster::{Cluster, Endpoint, Protocol};
@@ -87,19 +89,14 @@ async fn without_policy_every_probe_is_allowed() {
 
 /// Runs `iptables ARGS` inside a node's namespace.
 async fn iptables(lab: &Lab, node: usize, args: &[&str]) {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let out = lab
+    let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let ran = lab
         .host(Endpoint::Node(node))
         .ns
-        .run(move || std::process::Command::new("iptables").args(&args).output())
+        .run(move || std::process::Command::new("iptables").args(&owned).output())
         .await
-        .expect("namespace worker")
-        .expect("iptables runs (is it installed?)");
-    assert!(
-        out.status.success(),
-        "iptables: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .expect("namespace worker");
+    common::tool_output("iptables", args, ran, &[0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

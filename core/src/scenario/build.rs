@@ -177,7 +177,8 @@ impl Builder<'_> {
                 i,
                 step,
             );
-            if rounds.iter().any(|r| r.name == round.name) {
+            // `step` reports a step named `initial` itself.
+            if round.name != INITIAL_ROUND && rounds.iter().any(|r| r.name == round.name) {
                 self.problem(
                     FieldPath::new("steps").index(i).child("name"),
                     format!("duplicate step name {:?}", round.name),
@@ -259,7 +260,18 @@ impl Builder<'_> {
                 Some(ip) => self.address(&p.child("ip"), ip, &mut addresses),
                 None => {
                     let ip = cluster::default_node_ip(i);
-                    addresses.insert(ip, p.clone());
+                    // An earlier node may have been given this one's default.
+                    match addresses.get(&ip) {
+                        Some(other) => self.problem(
+                            p.clone(),
+                            format!(
+                                "default address {ip} is already used by {other}: give this node an ip"
+                            ),
+                        ),
+                        None => {
+                            addresses.insert(ip, p.clone());
+                        }
+                    }
                     ip
                 }
             };
@@ -619,8 +631,11 @@ impl Builder<'_> {
         let Some(raw) = raw else {
             return default.probes(cluster);
         };
+        let before = self.problems.len();
         let from = self.peers(cluster, &path.child("from"), raw.from, default.from);
         let to = self.peers(cluster, &path.child("to"), raw.to, default.to);
+        // Without the sources or destinations written, no port can be judged served.
+        let peers_loaded = self.problems.len() == before;
         let ports = match raw.ports {
             None => default.ports,
             Some(list) => {
@@ -650,7 +665,7 @@ impl Builder<'_> {
         let spec = ProbeSpec { from, to, ports };
         let probes = spec.probes(cluster);
         for (i, pp) in spec.ports.iter().enumerate() {
-            if !probes.iter().any(|p| p.port_protocol() == *pp) {
+            if peers_loaded && !probes.iter().any(|p| p.port_protocol() == *pp) {
                 self.problem(
                     path.child("ports").index(i),
                     format!("no destination of the probes serves {pp}"),

@@ -10,6 +10,9 @@ mod raw;
 pub mod source;
 pub mod yaml11;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 pub use error::{LoadError, Problem};

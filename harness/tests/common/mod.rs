@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses some of them
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use netpol::cluster::Endpoint;
@@ -54,19 +55,53 @@ pub fn the_plugin(e: &Enforcer) -> &Plugin {
     }
 }
 
+/// Runs an external tool a test depends on (`ip`, `iptables-save`, `nft`,
+/// ...) in the host's namespace; see `tool_output`.
+pub fn run_tool(tool: &str, args: &[&str]) -> Output {
+    tool_output(tool, args, Command::new(tool).args(args).output(), &[0])
+}
+
+/// What a tool run gave (here or in a lab's namespace), when it exited with
+/// one of `success`. A missing or failing tool fails the test saying so:
+/// never a comparison of two error messages, never an empty output that
+/// looks like an empty state.
+pub fn tool_output(
+    tool: &str,
+    args: &[&str],
+    ran: std::io::Result<Output>,
+    success: &[i32],
+) -> Output {
+    let command = format!("{tool} {}", args.join(" "));
+    let out = match ran {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("{tool} is not installed: install it (ci/install-deps.sh)")
+        }
+        Err(e) => panic!("`{command}` cannot be run ({e}): install {tool} (ci/install-deps.sh)"),
+    };
+    if !out.status.code().is_some_and(|c| success.contains(&c)) {
+        panic!(
+            "`{command}` failed ({}): {}\n{tool} must be installed and working: install it (ci/install-deps.sh)",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    out
+}
+
 /// `iptables-save` of a node's filter table, without comments and counters.
 pub async fn node_table(lab: &Lab, node: usize) -> String {
-    let out = lab
+    let ran = lab
         .host(Endpoint::Node(node))
         .ns
         .run(|| {
-            std::process::Command::new("iptables-save")
+            Command::new("iptables-save")
                 .args(["-t", "filter"])
                 .output()
         })
         .await
-        .unwrap()
-        .expect("iptables-save runs");
+        .expect("namespace worker");
+    let out = tool_output("iptables-save", &["-t", "filter"], ran, &[0]);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))
