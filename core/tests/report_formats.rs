@@ -177,7 +177,7 @@ fn report() -> Report {
         Status::Unsupported,
         "unsupported (declared): needs sctp".into(),
     );
-    unsupported.needs = vec!["sctp".into()];
+    unsupported.needs = vec![netpol_core::features::Feature::Sctp];
     unsupported.tags = vec!["protocols".into()];
 
     let mut invalid = ScenarioResult::without_rounds(
