@@ -87,7 +87,7 @@ pub enum Event {
     /// The `index`-th scenario of the suite finished (they finish in any order).
     Finished {
         index: usize,
-        result: ScenarioResult,
+        result: Box<ScenarioResult>,
     },
     /// `--pause`: a lab is up, its servers run, the enforcer has synced the
     /// round; the lab waits for `resume` before probing.
@@ -114,7 +114,7 @@ pub struct Pause {
 #[derive(Debug)]
 pub enum SuiteEnd {
     /// Every scenario was judged.
-    Completed(Report),
+    Completed(Box<Report>),
     /// A signal stopped the run; every lab was torn down.
     Stopped(Signal),
 }
@@ -223,13 +223,13 @@ pub async fn run_suite(
     let collect = results.for_each(|(index, result)| {
         let _ = events.send(Event::Finished {
             index,
-            result: result.clone(),
+            result: Box::new(result.clone()),
         });
         report.add(index, result);
         std::future::ready(())
     });
     tokio::select! {
-        () = collect => SuiteEnd::Completed(report.finish()),
+        () = collect => SuiteEnd::Completed(Box::new(report.finish())),
         signal = stop => SuiteEnd::Stopped(signal),
     }
 }
