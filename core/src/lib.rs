@@ -8,7 +8,8 @@
 //!   of any probe, and why;
 //! - [`judge`] judges observed verdicts against expected ones (the model
 //!   observing itself in `simulate`, a lab in `netpol run`);
-//! - [`results`] is the result model every report is a view of ([`report`]).
+//! - [`results`] is the result model every report is a view of ([`report`]);
+//! - [`tags`] lists the matrix's tags, each with one spelling.
 //!
 //! The lab, the enforcers and the runner, which need privileges, live in
 //! the `netpol` crate.
@@ -26,4 +27,5 @@ pub mod report;
 pub mod results;
 pub mod scenario;
 pub mod suite;
+pub mod tags;
 pub mod validation;
