@@ -82,6 +82,10 @@ enum Command {
         /// (docs/report-format.md).
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+        /// A round without a hand-written `expect` is an error, instead of being
+        /// judged against the model.
+        #[arg(long)]
+        require_expect: bool,
     },
 
     /// Run scenarios for real: build each one's cluster as network namespaces, let the
@@ -200,6 +204,10 @@ struct RunArgs {
     /// as unsupported (declared), apart from failures.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// A round without a hand-written `expect` is an error, instead of being
+    /// judged against the model.
+    #[arg(long)]
+    require_expect: bool,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -215,7 +223,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { paths } => check(&paths),
-        Command::Simulate { paths, report } => simulate(&paths, report.as_deref(), verbosity),
+        Command::Simulate {
+            paths,
+            report,
+            require_expect,
+        } => simulate(&paths, report.as_deref(), require_expect, verbosity),
         Command::Run(args) => run(args, verbosity),
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
@@ -275,6 +287,7 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
 fn simulate(
     paths: &[PathBuf],
     report_dir: Option<&Path>,
+    require_expect: bool,
     verbosity: Verbosity,
 ) -> anyhow::Result<u8> {
     let files = suite::discover(paths)?;
@@ -282,7 +295,7 @@ fn simulate(
     let mut out = Output::start(Mode::Simulate, verbosity, loaded.len());
     for l in &loaded {
         let result = match &l.entry {
-            Entry::Ready(s) => netpol::judge::simulate(s),
+            Entry::Ready(s) => netpol::judge::simulate(s, require_expect),
             _ => netpol::judge::unprobed_result(l).expect("not ready, so judged without probes"),
         };
         out.scenario(result);
@@ -326,6 +339,7 @@ fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
         pause: args.pause,
         preflight: !args.no_preflight,
         unsupported: unsupported.clone(),
+        require_expect: args.require_expect,
     };
     let verbosity = if args.timings {
         verbosity.max(Verbosity::Verbose)
@@ -342,6 +356,10 @@ fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
     out.profile = profile;
     out.unsupported = unsupported.into_iter().collect();
     out.environment = Some(netpol::runner::environment());
+    println!(
+        "{}",
+        report::terminal::run_header(out.enforcer.as_ref(), &out.unsupported)
+    );
     let interrupted = runtime.block_on(async {
         let results = futures::stream::iter(loaded.iter().enumerate())
             .map(|(i, l)| {

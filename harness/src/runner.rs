@@ -7,13 +7,11 @@ use std::time::Instant;
 
 use std::collections::BTreeSet;
 
-use crate::cluster::Protocol;
 use crate::enforcer::{self, Enforcer};
-use crate::features;
 use crate::probe::Probe;
 
 use crate::expect::Verdict;
-use crate::judge::{judge_round, scenario_result};
+use crate::judge::{judge_round, not_probed_result, probes_to_send, scenario_result};
 use crate::lab::{Lab, ProbeOptions, keep};
 use crate::model::Model;
 use crate::results::{Environment, LabTimings, ScenarioResult, Status};
@@ -32,18 +30,9 @@ pub struct RunOptions {
     /// Features declared unsupported: scenarios needing them are not run;
     /// with `sctp`, no SCTP probe is sent.
     pub unsupported: BTreeSet<String>,
-}
-
-impl RunOptions {
-    /// The probes of `s` this run sends.
-    fn probes(&self, s: &Scenario) -> Vec<Probe> {
-        let sctp = !self.unsupported.contains("sctp");
-        s.probes
-            .iter()
-            .copied()
-            .filter(|p| sctp || p.protocol != Protocol::Sctp)
-            .collect()
-    }
+    /// `--require-expect`: a round without a hand-written `expect` is an
+    /// error instead of being judged against the model.
+    pub require_expect: bool,
 }
 
 /// Names labs uniquely within this process: `netpol-<pid>-<n>`.
@@ -77,27 +66,17 @@ pub async fn run_scenario(
     options: &RunOptions,
 ) -> ScenarioResult {
     let started = Instant::now();
-    let missing: Vec<String> = features::needed(s)
-        .into_iter()
-        .filter(|f| options.unsupported.contains(*f))
-        .map(str::to_string)
-        .collect();
-    if !missing.is_empty() {
-        let mut r = scenario_result(s, Vec::new(), started);
-        r.status = Status::Unsupported;
-        r.message = Some(format!(
-            "unsupported (declared): needs {}",
-            missing.join(", ")
-        ));
-        return r;
-    }
+    // Which probes are sent, or why none is (unsupported, no probe, no expect): core decides.
+    let probes = match probes_to_send(s, &options.unsupported, options.require_expect) {
+        Ok(probes) => probes,
+        Err(why) => return not_probed_result(s, why, started),
+    };
     let label = lab_label();
     let lab = match Lab::build(s.cluster(), &label).await {
         Ok(lab) => lab,
         Err(e) => return errored(s, Vec::new(), started, format!("cannot build the lab: {e}")),
     };
     let setup_ms = started.elapsed().as_secs_f64() * 1e3;
-    let probes = options.probes(s);
     let t = Instant::now();
     let mut failure = None;
     let preflight_ms = if options.preflight && matches!(enforcer, Enforcer::Plugin(_)) {
