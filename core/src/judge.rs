@@ -2,8 +2,11 @@
 //! round. `simulate` observes the model itself; the lab run observes
 //! packets and uses the same judging.
 
+use crate::features::Feature;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
+use crate::cluster::Protocol;
 use crate::expect::Verdict;
 use crate::model::Model;
 use crate::probe::Probe;
@@ -103,8 +106,101 @@ pub fn judge_round(
     }
 }
 
-/// A result with the scenario's identity and the given rounds.
+/// Why a scenario is not probed: its status (`unsupported` or `error`) and
+/// what to tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotProbed {
+    pub status: Status,
+    pub message: String,
+}
+
+/// The probes a run sends for `s`, or why it sends none. With
+/// `require_expect` (`--require-expect`), a round without a hand-written
+/// `expect` is an error; a scenario needing a feature declared
+/// `unsupported` is unsupported, and so is one whose every probe is SCTP
+/// with `sctp` declared unsupported (those probes are never sent); a
+/// scenario without a probe is an error, for it would check nothing.
+pub fn probes_to_send(
+    s: &Scenario,
+    unsupported: &BTreeSet<Feature>,
+    require_expect: bool,
+) -> Result<Vec<Probe>, NotProbed> {
+    let error = |message: String| NotProbed {
+        status: Status::Error,
+        message,
+    };
+    let without_expect: Vec<&str> = s
+        .rounds
+        .iter()
+        .filter(|r| r.expect.is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    if require_expect && !without_expect.is_empty() {
+        return Err(error(format!(
+            "no expect: round{} {} {} no hand-written expect, and --require-expect refuses the model as the expectation",
+            if without_expect.len() == 1 { "" } else { "s" },
+            without_expect.join(", "),
+            if without_expect.len() == 1 {
+                "has"
+            } else {
+                "have"
+            },
+        )));
+    }
+    let missing: Vec<Feature> = crate::features::needed(s)
+        .into_iter()
+        .filter(|f| unsupported.contains(f))
+        .collect();
+    if !missing.is_empty() {
+        return Err(NotProbed {
+            status: Status::Unsupported,
+            message: format!(
+                "unsupported (declared): needs {}",
+                crate::features::list(&missing)
+            ),
+        });
+    }
+    if s.probes.is_empty() {
+        return Err(error(format!(
+            "no probe: {} sends no probe (no destination serves a probed port), so it would check nothing",
+            s.name
+        )));
+    }
+    let sctp = !unsupported.contains(&Feature::Sctp);
+    let probes: Vec<Probe> = s
+        .probes
+        .iter()
+        .copied()
+        .filter(|p| sctp || p.protocol != Protocol::Sctp)
+        .collect();
+    if probes.is_empty() {
+        return Err(NotProbed {
+            status: Status::Unsupported,
+            message: "unsupported (declared): every probe is SCTP, and sctp is declared unsupported (no SCTP probe is sent)".to_string(),
+        });
+    }
+    Ok(probes)
+}
+
+/// The result of a scenario that is not probed.
+pub fn not_probed_result(s: &Scenario, why: NotProbed, started: Instant) -> ScenarioResult {
+    let mut r = scenario_result(s, Vec::new(), started);
+    r.status = why.status;
+    r.message = Some(why.message);
+    r
+}
+
+/// A result with the scenario's identity and the given rounds. A round
+/// without a probe makes it an error: nothing was checked.
 pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant) -> ScenarioResult {
+    let message = match rounds.iter().find(|r| r.probes.is_empty()) {
+        Some(r) => Some(format!(
+            "no probe: round {} sent no probe, so it checked nothing",
+            r.name
+        )),
+        None if rounds.is_empty() => Some("no probe: no round was run".to_string()),
+        None => None,
+    };
     ScenarioResult {
         name: s.name.clone(),
         file: s.file.display().to_string(),
@@ -113,7 +209,7 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
         needs: crate::features::needed(s).into_iter().collect(),
         status: ScenarioResult::status_of(&rounds),
 
-        message: None,
+        message,
         expect_invalid: None,
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         kept: None,
@@ -122,9 +218,15 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
     }
 }
 
-/// Checks every round of a scenario against the model of the spec.
-pub fn simulate(s: &Scenario) -> ScenarioResult {
+/// Checks every round of a scenario against the model of the spec. With
+/// `require_expect`, a round without a hand-written `expect` is an error
+/// (it would be the model checked against itself).
+pub fn simulate(s: &Scenario, require_expect: bool) -> ScenarioResult {
     let started = Instant::now();
+    let probes = match probes_to_send(s, &BTreeSet::new(), require_expect) {
+        Ok(p) => p,
+        Err(why) => return not_probed_result(s, why, started),
+    };
     let mut rounds = Vec::new();
     for round in &s.rounds {
         let t = Instant::now();
@@ -137,18 +239,121 @@ pub fn simulate(s: &Scenario) -> ScenarioResult {
                 return r;
             }
         };
-        let observations: Vec<Observation> = s
-            .probes
+        let observations: Vec<Observation> = probes
             .iter()
             .map(|p| Ok(Verdict::from_allowed(model.allows(p))))
             .collect();
         rounds.push(judge_round(
             round,
             &model,
-            &s.probes,
+            &probes,
             &observations,
             t.elapsed().as_secs_f64() * 1e3,
         ));
     }
     scenario_result(s, rounds, started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const SCTP_ONLY: &str = "probes: {ports: [{port: 80, protocol: SCTP}]}\n";
+
+    fn scenario(rest: &str) -> Scenario {
+        crate::scenario::load_str(Path::new("s.yaml"), &format!("name: s\n{rest}"))
+            .loaded
+            .expect("loads")
+    }
+
+    fn unsupported(features: &[&str]) -> BTreeSet<Feature> {
+        features
+            .iter()
+            .map(|f| Feature::from_name(f).expect("a feature"))
+            .collect()
+    }
+
+    #[test]
+    fn only_sctp_probes_with_sctp_unsupported_is_unsupported_not_a_pass() {
+        let s = scenario(&format!("{SCTP_ONLY}expect: {{default: allowed}}\n"));
+        let why = probes_to_send(&s, &unsupported(&["sctp"]), false).unwrap_err();
+        assert_eq!(why.status, Status::Unsupported);
+        assert!(
+            why.message
+                .starts_with("unsupported (declared): every probe is SCTP"),
+            "{}",
+            why.message
+        );
+        // With other protocols too, the others are sent.
+        let s = scenario("expect: {default: allowed}\n");
+        let probes = probes_to_send(&s, &unsupported(&["sctp"]), false).unwrap();
+        assert!(!probes.is_empty() && probes.iter().all(|p| p.protocol != Protocol::Sctp));
+        assert!(probes.len() < s.probes.len());
+    }
+
+    #[test]
+    fn a_needed_feature_declared_unsupported_is_unsupported() {
+        let s = scenario(
+            "policies:\n- apiVersion: networking.k8s.io/v1\n  kind: NetworkPolicy\n  metadata: {name: p, namespace: x}\n  spec:\n    podSelector: {}\n    ingress: [{ports: [{port: 80, endPort: 81}]}]\nexpect: {default: denied}\n",
+        );
+        let why = probes_to_send(&s, &unsupported(&["endPort"]), false).unwrap_err();
+        assert_eq!(
+            why,
+            NotProbed {
+                status: Status::Unsupported,
+                message: "unsupported (declared): needs endPort".into()
+            }
+        );
+        assert!(probes_to_send(&s, &unsupported(&["sctp"]), false).is_ok());
+    }
+
+    #[test]
+    fn a_scenario_without_a_probe_is_an_error() {
+        // The loader refuses such a file; a scenario built otherwise must not pass either.
+        let mut s = scenario("expect: {default: allowed}\n");
+        s.probes.clear();
+        let why = probes_to_send(&s, &BTreeSet::new(), false).unwrap_err();
+        assert_eq!(why.status, Status::Error);
+        assert!(why.message.starts_with("no probe: "), "{}", why.message);
+        let r = simulate(&s, false);
+        assert_eq!(r.status, Status::Error);
+        assert!(r.message.unwrap().starts_with("no probe: "));
+    }
+
+    #[test]
+    fn a_round_without_a_probe_is_an_error() {
+        let s = scenario("expect: {default: allowed}\n");
+        let model = Model::new(&s.rounds[0].cluster, &s.rounds[0].policies).unwrap();
+        let round = judge_round(&s.rounds[0], &model, &[], &[], 0.0);
+        let r = scenario_result(&s, vec![round], Instant::now());
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("no probe: round initial sent no probe, so it checked nothing")
+        );
+        let r = scenario_result(&s, Vec::new(), Instant::now());
+        assert_eq!(r.status, Status::Error);
+    }
+
+    #[test]
+    fn require_expect_makes_a_round_without_expect_an_error() {
+        let s = scenario(
+            "expect: {default: allowed}\nsteps:\n- name: later\n  setPodLabels: {x/a: {pod: z}}\n",
+        );
+        let r = simulate(&s, false);
+        assert_eq!(r.status, Status::Pass);
+        assert_eq!(r.model_rounds(), ["later"]);
+        let r = simulate(&s, true);
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "no expect: round later has no hand-written expect, and --require-expect refuses the model as the expectation"
+            )
+        );
+        assert!(r.rounds.is_empty(), "nothing was judged");
+        let s = scenario("expect: {default: allowed}\n");
+        assert!(probes_to_send(&s, &BTreeSet::new(), true).is_ok());
+    }
 }

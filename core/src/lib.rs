@@ -11,6 +11,7 @@
 //! - [`results`] is the result model every report is a view of ([`report`]);
 //! - [`rules`] lists the ids of the rules of `docs/spec-notes.md`, which the
 //!   model cites and scenarios name.
+//! - [`tags`] lists the matrix's tags, each with one spelling.
 //!
 //! The lab, the enforcers and the runner, which need privileges, live in
 //! the `netpol` crate.
@@ -30,4 +31,5 @@ pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod suite;
+pub mod tags;
 pub mod validation;

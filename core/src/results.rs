@@ -77,6 +77,11 @@ pub enum Mode {
     Run,
 }
 
+/// The counts of a run. The totals (`scenarios` ... `unsupported`) count
+/// every scenario file, as in reports before the split; `enforcer` and
+/// `loader_checks` split them by what was tested, and every view shows the
+/// split, never the lumped totals: a loader check passes without the
+/// enforcer doing anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub scenarios: usize,
@@ -89,6 +94,41 @@ pub struct Summary {
     pub probes: usize,
     pub probes_failed: usize,
     pub probes_errors: usize,
+    /// The scenarios that test the enforcer (in `simulate`, the model
+    /// stands in for it): every file but the loader checks. Absent from
+    /// reports written before it existed (read as zeros).
+    #[serde(default)]
+    pub enforcer: Counts,
+    /// Loader checks: `expectInvalid` files, judged by loading them alone;
+    /// no enforcer (and no model) is involved.
+    #[serde(default)]
+    pub loader_checks: Counts,
+    /// Scenarios with a round whose expected verdicts came from the model,
+    /// not from a hand-written `expect`.
+    #[serde(default)]
+    pub judged_by_model: usize,
+}
+
+/// How many scenarios of one kind ended how.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub scenarios: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub unsupported: usize,
+}
+
+impl Counts {
+    fn add(&mut self, status: Status) {
+        self.scenarios += 1;
+        match status {
+            Status::Pass => self.passed += 1,
+            Status::Fail => self.failed += 1,
+            Status::Error => self.errors += 1,
+            Status::Unsupported => self.unsupported += 1,
+        }
+    }
 }
 
 impl Summary {
@@ -104,6 +144,14 @@ impl Summary {
                 Status::Error => s.errors += 1,
                 Status::Unsupported => s.unsupported += 1,
             }
+            if sc.is_loader_check() {
+                s.loader_checks.add(sc.status);
+            } else {
+                s.enforcer.add(sc.status);
+            }
+            if !sc.model_rounds().is_empty() {
+                s.judged_by_model += 1;
+            }
             for p in sc.rounds.iter().flat_map(|r| &r.probes) {
                 s.probes += 1;
                 match p.result {
@@ -116,12 +164,13 @@ impl Summary {
         s
     }
 
-    /// The summary of each tag's scenarios, by tag name; scenarios without
-    /// tags are under `(untagged)`. Every report format shows these numbers.
+    /// The summary of each tag's enforcer scenarios, by tag name; scenarios
+    /// without tags are under `(untagged)`. Loader checks are not counted:
+    /// they pass without the enforcer. Every report format shows these numbers.
     pub fn by_tag(scenarios: &[ScenarioResult]) -> Vec<(String, Summary)> {
         let mut tags: std::collections::BTreeMap<String, Vec<ScenarioResult>> =
             std::collections::BTreeMap::new();
-        for s in scenarios {
+        for s in scenarios.iter().filter(|s| !s.is_loader_check()) {
             if s.tags.is_empty() {
                 tags.entry("(untagged)".to_string())
                     .or_default()
@@ -145,7 +194,8 @@ impl Summary {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Every probe of every round passed (or an `expectInvalid` scenario was rejected as expected).
+    /// Every probe of every round passed, and there was at least one (or
+    /// an `expectInvalid` scenario was rejected as expected).
     Pass,
     /// Some probe's observed verdict differs from the expected one.
     Fail,
@@ -220,16 +270,49 @@ impl ScenarioResult {
         }
     }
 
-    /// The status the probes give: error if any errored, else fail if any failed.
+    /// The status the probes give: error if any errored, or if a round
+    /// (or the scenario) sent no probe, since nothing was checked; else
+    /// fail if any failed.
     pub fn status_of(rounds: &[RoundResult]) -> Status {
         let outcomes = || rounds.iter().flat_map(|r| &r.probes).map(|p| p.result);
-        if outcomes().any(|o| o == Outcome::Error) {
+        if rounds.is_empty()
+            || rounds.iter().any(|r| r.probes.is_empty())
+            || outcomes().any(|o| o == Outcome::Error)
+        {
             Status::Error
         } else if outcomes().any(|o| o == Outcome::Fail) {
             Status::Fail
         } else {
             Status::Pass
         }
+    }
+
+    /// A loader check: an `expectInvalid` file, judged by loading it alone.
+    pub fn is_loader_check(&self) -> bool {
+        self.expect_invalid.is_some()
+    }
+
+    /// The rounds whose expected verdicts came from the model (the file
+    /// has no `expect` for them).
+    pub fn model_rounds(&self) -> Vec<&str> {
+        self.rounds
+            .iter()
+            .filter(|r| r.expectation == ExpectationSource::Model)
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
+    /// For a scenario with rounds judged against the model, saying so:
+    /// `expected verdicts from the model: no expect in round initial`.
+    pub fn model_note(&self) -> Option<String> {
+        let rounds = self.model_rounds();
+        (!rounds.is_empty()).then(|| {
+            format!(
+                "expected verdicts from the model: no expect in round{} {}",
+                if rounds.len() == 1 { "" } else { "s" },
+                rounds.join(", ")
+            )
+        })
     }
 }
 
@@ -373,6 +456,106 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z", "a leap day");
         assert_eq!(rfc3339(1_795_552_140), "2026-11-24T20:29:00Z");
+    }
+
+    fn result(name: &str, tags: &[&str], status: Status, loader_check: bool) -> ScenarioResult {
+        let mut r = ScenarioResult::without_rounds(
+            name.into(),
+            format!("{name}.yaml"),
+            status,
+            String::new(),
+        );
+        r.tags = tags.iter().map(|t| t.to_string()).collect();
+        r.expect_invalid = loader_check.then(|| "spec".to_string());
+        r
+    }
+
+    #[test]
+    fn loader_checks_are_counted_apart_and_never_per_tag() {
+        let scenarios = [
+            result("a", &["ipblock"], Status::Fail, false),
+            result("b", &["ipblock"], Status::Pass, false),
+            result("c", &["ipblock", "invalid"], Status::Pass, true),
+            result("d", &["ipblock", "invalid"], Status::Fail, true),
+            result("e", &["sctp"], Status::Unsupported, false),
+        ];
+        let s = Summary::of(&scenarios);
+        assert_eq!(
+            (s.scenarios, s.passed, s.failed, s.unsupported),
+            (5, 2, 2, 1),
+            "the totals count every file"
+        );
+        assert_eq!(
+            s.enforcer,
+            Counts {
+                scenarios: 3,
+                passed: 1,
+                failed: 1,
+                errors: 0,
+                unsupported: 1
+            }
+        );
+        assert_eq!(
+            s.loader_checks,
+            Counts {
+                scenarios: 2,
+                passed: 1,
+                failed: 1,
+                errors: 0,
+                unsupported: 0
+            }
+        );
+        assert!(!s.all_passed(), "a failing loader check fails the run");
+        let tags = Summary::by_tag(&scenarios);
+        let names: Vec<&str> = tags.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(names, ["ipblock", "sctp"]);
+        assert_eq!((tags[0].1.scenarios, tags[0].1.passed), (2, 1));
+    }
+
+    #[test]
+    fn no_probe_is_not_a_pass() {
+        assert_eq!(ScenarioResult::status_of(&[]), Status::Error);
+        let empty = RoundResult {
+            name: "initial".into(),
+            expectation: ExpectationSource::Scenario,
+            sync_ms: None,
+            duration_ms: 0.0,
+            probes: Vec::new(),
+        };
+        assert_eq!(ScenarioResult::status_of(&[empty]), Status::Error);
+    }
+
+    #[test]
+    fn rounds_judged_against_the_model_are_named() {
+        let round = |name: &str, expectation| RoundResult {
+            name: name.into(),
+            expectation,
+            sync_ms: None,
+            duration_ms: 0.0,
+            probes: Vec::new(),
+        };
+        let mut r = result("a", &[], Status::Pass, false);
+        assert_eq!(r.model_note(), None);
+        r.rounds = vec![
+            round("initial", ExpectationSource::Scenario),
+            round("s1", ExpectationSource::Model),
+            round("s2", ExpectationSource::Model),
+        ];
+        assert_eq!(
+            r.model_note().as_deref(),
+            Some("expected verdicts from the model: no expect in rounds s1, s2")
+        );
+        assert_eq!(Summary::of(&[r]).judged_by_model, 1);
+    }
+
+    #[test]
+    fn a_summary_without_the_new_fields_still_reads() {
+        let old = r#"{"scenarios":2,"passed":2,"failed":0,"errors":0,"unsupported":0,"probes":9,"probes_failed":0,"probes_errors":0}"#;
+        let s: Summary = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (s.scenarios, s.enforcer.scenarios, s.judged_by_model),
+            (2, 0, 0)
+        );
     }
 
     #[test]

@@ -71,19 +71,24 @@ impl ReportBuilder {
 /// The result of a suite entry that is not probed in a lab: an
 /// `expectInvalid` file or one that does not load is judged as it is, a
 /// scenario ready to run is checked against the model (`simulate`).
-pub fn simulate_entry(loaded: &Loaded) -> ScenarioResult {
+/// With `require_expect`, a round without a hand-written `expect` is an error.
+pub fn simulate_entry(loaded: &Loaded, require_expect: bool) -> ScenarioResult {
     match &loaded.entry {
-        Entry::Ready(s) => judge::simulate(s),
+        Entry::Ready(s) => judge::simulate(s, require_expect),
         _ => judge::unprobed_result(loaded).expect("an entry that is not ready has no probes"),
     }
 }
 
 /// `netpol simulate`: every scenario of the suite against the model of the
 /// spec; `on_result` sees each result as it comes.
-pub fn simulate_suite(loaded: &[Loaded], mut on_result: impl FnMut(&ScenarioResult)) -> Report {
+pub fn simulate_suite(
+    loaded: &[Loaded],
+    require_expect: bool,
+    mut on_result: impl FnMut(&ScenarioResult),
+) -> Report {
     let mut report = ReportBuilder::new(Mode::Simulate, RunContext::default());
     for (i, l) in loaded.iter().enumerate() {
-        let result = simulate_entry(l);
+        let result = simulate_entry(l, require_expect);
         on_result(&result);
         report.add(i, result);
     }

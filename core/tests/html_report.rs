@@ -1,5 +1,6 @@
 //! `report.html`: a report built in memory (a pass, a failure with
-//! mismatches in two rounds, an error, a scenario declared unsupported) is
+//! mismatches in two rounds, an error, a scenario declared unsupported, a
+//! pass judged against the model, a loader check) is
 //! rendered and its structure checked; then it is rendered in headless
 //! Chromium by `ci/check-html.sh` (layout, DOM, screenshot). Chromium is
 //! required: `ci/install-deps.sh` installs it.
@@ -153,8 +154,24 @@ fn report() -> Report {
     unsupported.needs = vec![netpol_core::features::Feature::Sctp];
     unsupported.tags = vec!["sctp".into()];
 
+    let mut by_model = scenario(
+        "no-expect",
+        Status::Pass,
+        vec![round("initial", &[(80, Protocol::Tcp)])],
+    );
+    by_model.rounds[0].expectation = ExpectationSource::Model;
+
+    let mut check = ScenarioResult::without_rounds(
+        "rejects-port-zero".into(),
+        "scenarios/invalid/port-zero.yaml".into(),
+        Status::Pass,
+        "rejected as expected: port-zero.yaml:12:5: spec.ingress[0].ports[0].port: Invalid value: 0".into(),
+    );
+    check.expect_invalid = Some("spec.ingress[0].ports[0].port".into());
+    check.tags = vec!["invalid".into(), "ingress".into()];
+
     // Not in display order: the page puts failures and errors first.
-    let scenarios = vec![pass, fail, error, unsupported];
+    let scenarios = vec![pass, fail, error, unsupported, by_model, check];
     Report {
         schema_version: netpol_core::results::SCHEMA_VERSION,
         harness: Harness::current(),
@@ -225,8 +242,8 @@ fn renders_the_structure() {
         assert!(html.contains(want), "the page lacks {want:?}");
     }
 
-    // One table per round and port/protocol: pass 2, fail 2 + 1, error 1.
-    assert_eq!(html.matches("<table class=tt>").count(), 6);
+    // One table per round and port/protocol: pass 2, fail 2 + 1, error 1, model 1.
+    assert_eq!(html.matches("<table class=tt>").count(), 7);
 
     // Mismatch cells: the mark, the explanation and the suspect on hover,
     // and a link to the same text in the list under the table.
@@ -270,6 +287,29 @@ fn renders_the_structure() {
     assert!(pos(&html, "<section id=bad>") < fail);
     assert!(fail < error && error < pass && pass < unsup);
     assert!(pos(&html, "<details class=\"sc u\" id=s3>") > unsup);
+
+    // Judged against the model: a badge and a note on the scenario's line,
+    // and the count at the top.
+    let model = pos(&html, "<details class=\"sc p\" id=s4>");
+    assert!(pass < model && model < unsup);
+    assert!(html[model..].starts_with(
+        "<details class=\"sc p\" id=s4>\n<summary><span class=\"st p\">PASS</span> <span class=\"st m\">MODEL</span> <b>no-expect</b> <span class=sm>(9 probes, 1 round; expected verdicts from the model: no expect in round initial)</span>"
+    ));
+    assert!(html.contains("1 scenario was judged against the model"));
+
+    // The loader check: apart, after the enforcer's, and not in its counts.
+    let loader = pos(&html, "<section id=loader>");
+    assert!(unsup < loader && loader < pos(&html, "<details class=\"sc p\" id=s5>"));
+    assert!(html.contains("(loader check: expectInvalid spec.ingress[0].ports[0].port)"));
+    assert!(
+        html.contains("acme-cni 9.9.9: <b>5</b> scenarios: <span class=\"st p\">2 passed</span>")
+    );
+    assert!(html.contains("<b>1</b> files: <span class=\"st p\">1 passed</span>"));
+    assert!(html.contains("<a href=\"#loader\">loader checks (1)</a>"));
+    assert!(
+        !html.contains("<th scope=row>invalid</th>"),
+        "no tag row for loader checks"
+    );
     assert!(html.contains("a probe could not be carried out"));
     assert!(html.contains("unsupported (declared): needs sctp"));
 

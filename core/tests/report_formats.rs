@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use netpol_core::cluster::Protocol;
 use netpol_core::expect::Verdict;
-use netpol_core::report::{html, junit, markdown, terminal};
+use netpol_core::report::{self, html, junit, markdown, terminal};
 use netpol_core::results::{Observed, ProbeResult, Report, ScenarioResult, Status, Summary};
 
 fn from_json<T: DeserializeOwned>(v: Value) -> T {
@@ -285,35 +285,42 @@ fn every_format_states_the_same_counts() {
     assert_eq!(attribute(&xml, "errors"), s.errors);
     assert_eq!(attribute(&xml, "skipped"), s.unsupported);
 
-    let line = format!(
-        "**{} scenarios: {} passed, {} failed, {} errors, {} unsupported (declared).** {} probes, {} failed, {} errors.",
+    assert_eq!(
+        s.enforcer.scenarios + s.loader_checks.scenarios,
         s.scenarios,
-        s.passed,
-        s.failed,
-        s.errors,
-        s.unsupported,
-        s.probes,
-        s.probes_failed,
-        s.probes_errors
+        "a scenario tests the enforcer or is a loader check"
     );
+    let probes = format!(
+        "{} probes, {} failed, {} errors",
+        s.probes, s.probes_failed, s.probes_errors
+    );
+    let md = markdown::render(&report);
+    let enforcer = report::capitalized(&report::enforcer_line(&report));
+    let loader = report::capitalized(&report::loader_line(&report).expect("loader checks"));
+    assert!(enforcer.contains(&format!(
+        "{} scenarios: {} passed, {} failed, {} errors",
+        s.enforcer.scenarios, s.enforcer.passed, s.enforcer.failed, s.enforcer.errors
+    )));
     assert!(
-        markdown::render(&report).contains(&line),
-        "report.md states {line}"
+        md.contains(&format!("**{enforcer}.** {probes}.")),
+        "report.md states {enforcer}"
     );
-
+    assert!(md.contains(&loader), "report.md states {loader}");
     let summary = terminal::summary(&report);
     assert!(
-        summary.starts_with(&format!(
-            "{} scenarios: {} passed, {} failed, {} errors, {} unsupported (declared); {} probes, {} failed, {} errors",
-            s.scenarios, s.passed, s.failed, s.errors, s.unsupported, s.probes, s.probes_failed, s.probes_errors
+        summary.contains(&format!(
+            "{} scenarios: {} passed, {} failed, {} errors",
+            s.enforcer.scenarios, s.enforcer.passed, s.enforcer.failed, s.enforcer.errors
         )),
         "{summary}"
     );
+    assert!(summary.contains(&probes), "{summary}");
 
     let page = html::render(&report);
-    assert!(page.contains(&format!("<b>{}</b> scenarios", s.scenarios)));
-    assert!(page.contains(&format!("{} passed</span>", s.passed)));
-    assert!(page.contains(&format!("{} failed</span>", s.failed)));
+    assert!(page.contains(&format!("<b>{}</b> scenarios", s.enforcer.scenarios)));
+    assert!(page.contains(&format!("{} passed</span>", s.enforcer.passed)));
+    assert!(page.contains(&format!("{} failed</span>", s.enforcer.failed)));
+    assert!(page.contains(&format!("<b>{}</b> files", s.loader_checks.scenarios)));
     assert!(page.contains(&format!(
         "{} probes, {} failed, {} errors",
         s.probes, s.probes_failed, s.probes_errors

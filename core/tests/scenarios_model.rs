@@ -1,12 +1,15 @@
 //! Every scenario file of the repository, checked against the model of the
 //! spec: one test per file. A scenario with `expectInvalid` must be rejected
 //! naming its field path; any other must load and every probe of every
-//! round must get the verdict its hand-written `expect` gives.
+//! round must get the verdict its hand-written `expect` gives (a round
+//! without one is an error, as with `--require-expect`). Tags are spelled
+//! as `netpol_core::tags` knows them.
 
 use std::path::PathBuf;
 
 use netpol_core::judge::simulate;
 use netpol_core::suite::{self, Entry};
+use netpol_core::tags;
 use rstest::rstest;
 
 #[rstest]
@@ -15,17 +18,36 @@ fn scenario_agrees_with_the_model(#[files("../scenarios/**/*.yaml")] path: PathB
         .pop()
         .expect("one file");
     let result = match &loaded.entry {
-        Entry::Ready(s) => {
-            assert!(
-                s.rounds.iter().all(|r| r.expect.is_some()),
-                "{}: every round of a repository scenario needs a hand-written expect",
-                path.display()
-            );
-            simulate(s)
-        }
-        _ => netpol_core::run::simulate_entry(&loaded),
+        // Every round of a repository scenario needs a hand-written expect.
+        Entry::Ready(s) => simulate(s, true),
+        _ => netpol_core::run::simulate_entry(&loaded, true),
     };
     assert_passes(&result);
+    for tag in &loaded.header.tags {
+        if let Some(known) = tags::misspelling(tag) {
+            panic!(
+                "{}: tag {tag:?} is spelled {known:?} in the matrix (core/src/tags.rs)",
+                path.display()
+            );
+        }
+    }
+}
+
+/// `scenarios/README.md` lists every known tag.
+#[test]
+fn the_readme_lists_the_known_tags() {
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/README.md"
+    ))
+    .unwrap();
+    let list = readme.split("## Tags").nth(1).expect("a Tags section");
+    for (tag, _) in tags::KNOWN {
+        assert!(
+            list.contains(&format!("`{tag}`")),
+            "scenarios/README.md lacks tag `{tag}`"
+        );
+    }
 }
 
 /// Suite-wide rules a single file cannot break alone: unique names.

@@ -74,6 +74,10 @@ enum Command {
         /// (docs/report-format.md).
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+        /// A round without a hand-written `expect` is an error, instead of being
+        /// judged against the model.
+        #[arg(long)]
+        require_expect: bool,
     },
 
     /// Run scenarios for real: build each one's cluster as network namespaces, let the
@@ -192,6 +196,10 @@ pub(crate) struct RunArgs {
     /// as unsupported (declared), apart from failures.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// A round without a hand-written `expect` is an error, instead of being
+    /// judged against the model.
+    #[arg(long)]
+    require_expect: bool,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -207,9 +215,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { paths } => commands::check::run(&paths),
-        Command::Simulate { paths, report } => {
-            commands::simulate::run(&paths, report.as_deref(), verbosity)
-        }
+        Command::Simulate {
+            paths,
+            report,
+            require_expect,
+        } => commands::simulate::run(&paths, report.as_deref(), require_expect, verbosity),
         Command::Run(args) => commands::run::run(args, verbosity),
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {

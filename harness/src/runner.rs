@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::cluster::{Endpoint, Protocol};
 use crate::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
 use crate::expect::Verdict;
-use crate::features::{self, Feature, Profile};
-use crate::judge::{Observation, judge_round, scenario_result};
+use crate::features::{Feature, Profile};
+use crate::judge::{Observation, judge_round, not_probed_result, probes_to_send, scenario_result};
 use crate::lab::{Lab, LabError, ProbeOptions, keep};
 use crate::model::{CompileError, Model};
 use crate::probe::{Probe, sanity_probes};
@@ -49,6 +49,9 @@ pub struct RunOptions {
     /// Features declared unsupported: scenarios needing them are not run;
     /// with `sctp`, no SCTP probe is sent.
     pub unsupported: BTreeSet<Feature>,
+    /// `--require-expect`: a round without a hand-written `expect` is an
+    /// error instead of being judged against the model.
+    pub require_expect: bool,
 }
 
 impl Default for RunOptions {
@@ -60,16 +63,12 @@ impl Default for RunOptions {
             pause: false,
             preflight: true,
             unsupported: BTreeSet::new(),
+            require_expect: false,
         }
     }
 }
 
 impl RunOptions {
-    /// The probes of `s` this run sends.
-    fn probes(&self, s: &Scenario) -> Vec<Probe> {
-        self.sendable(&s.probes)
-    }
-
     /// The probes of `probes` this run can send: no SCTP where it is declared unsupported.
     fn sendable(&self, probes: &[Probe]) -> Vec<Probe> {
         let sctp = !self.unsupported.contains(&Feature::Sctp);
@@ -244,7 +243,7 @@ pub async fn run_entry(
 ) -> ScenarioResult {
     match &l.entry {
         Entry::Ready(s) => run_scenario(s, enforcer, options, events).await,
-        _ => crate::run::simulate_entry(l),
+        _ => crate::run::simulate_entry(l, false),
     }
 }
 
@@ -272,19 +271,11 @@ pub async fn run_scenario(
     events: &mpsc::UnboundedSender<Event>,
 ) -> ScenarioResult {
     let started = Instant::now();
-    let missing: Vec<Feature> = features::needed(s)
-        .into_iter()
-        .filter(|f| options.unsupported.contains(f))
-        .collect();
-    if !missing.is_empty() {
-        let mut r = scenario_result(s, Vec::new(), started);
-        r.status = Status::Unsupported;
-        r.message = Some(format!(
-            "unsupported (declared): needs {}",
-            features::list(&missing)
-        ));
-        return r;
-    }
+    // Which probes are sent, or why none is (unsupported, no probe, no expect): core decides.
+    let probes = match probes_to_send(s, &options.unsupported, options.require_expect) {
+        Ok(probes) => probes,
+        Err(why) => return not_probed_result(s, why, started),
+    };
     let label = lab_label();
     let lab = match Lab::build(s.cluster(), &label).await {
         Ok(lab) => lab,
@@ -293,7 +284,6 @@ pub async fn run_scenario(
         }
     };
     let setup_ms = ms(started.elapsed());
-    let probes = options.probes(s);
     let plugin = match enforcer {
         Enforcer::Plugin(p) => Some(p),
         Enforcer::None => None,

@@ -2,7 +2,10 @@
 //! inline JS, no external resource) for people reading a run in a browser:
 //! the header, the summary per tag, then every scenario with the truth
 //! tables of each round. Failures and errors come first and are open;
-//! passes are collapsed; scenarios declared unsupported are set apart.
+//! passes are collapsed; scenarios declared unsupported are set apart, and
+//! so are loader checks (`expectInvalid` files), which are not counted with
+//! the enforcer's scenarios. A scenario judged against the model (no
+//! hand-written `expect`) carries a MODEL badge.
 //!
 //! Cells carry the marks of [`truth_table::cell_text`] as well as a colour;
 //! a mismatching cell gives the model's verdict, who it suspects and its
@@ -63,6 +66,7 @@ table{border-collapse:collapse}
 .st.e{background:#bf8700;color:#fff}
 .st.u{background:#6e7781;color:#fff}
 .st.z{background:#eaeef2;color:#57606a}
+.st.m{background:#8250df;color:#fff}
 details.sc{border:1px solid #d0d7de;border-radius:6px;margin:.3rem 0}
 details.sc>summary{padding:.35rem .6rem;cursor:pointer;overflow-wrap:anywhere}
 details.sc[open]>summary{border-bottom:1px solid #d0d7de;background:#f6f8fa}
@@ -157,35 +161,63 @@ pub fn render(report: &Report) -> String {
             if n == 0 { "z" } else { class }
         )
     };
+    let e = &s.enforcer;
     let _ = writeln!(
         h,
-        "<p class=tot><b>{}</b> scenarios: {} {} {} {}<br>{} probes, {} failed, {} errors</p>",
-        s.scenarios,
-        count("p", s.passed, "passed"),
-        count("f", s.failed, "failed"),
-        count("e", s.errors, "errors"),
-        count("u", s.unsupported, "unsupported (declared)"),
+        "<p class=tot>{}: <b>{}</b> scenarios: {} {} {} {}<br>{} probes, {} failed, {} errors</p>",
+        escape(&super::capitalized(&super::tested(report))),
+        e.scenarios,
+        count("p", e.passed, "passed"),
+        count("f", e.failed, "failed"),
+        count("e", e.errors, "errors"),
+        count("u", e.unsupported, "unsupported (declared)"),
         s.probes,
         s.probes_failed,
         s.probes_errors
     );
+    let l = &s.loader_checks;
+    if l.scenarios > 0 {
+        let _ = writeln!(
+            h,
+            "<p class=tot>{}: <b>{}</b> files: {} {} {}</p>",
+            escape(&super::capitalized(super::LOADER_CHECKS)),
+            l.scenarios,
+            count("p", l.passed, "passed"),
+            count("f", l.failed, "failed"),
+            count("e", l.errors, "errors"),
+        );
+    }
+    if let Some(line) = super::model_line(report) {
+        let _ = writeln!(
+            h,
+            "<p class=tot><span class=\"st m\">MODEL</span> {}</p>",
+            escape(&line)
+        );
+    }
 
     let of = |status: Status| {
         report
             .scenarios
             .iter()
             .enumerate()
-            .filter(move |(_, r)| r.status == status)
+            .filter(move |(_, r)| r.status == status && !r.is_loader_check())
     };
     let bad: Vec<(usize, &ScenarioResult)> = of(Status::Fail).chain(of(Status::Error)).collect();
     let passed: Vec<(usize, &ScenarioResult)> = of(Status::Pass).collect();
     let unsupported: Vec<(usize, &ScenarioResult)> = of(Status::Unsupported).collect();
+    let checks: Vec<(usize, &ScenarioResult)> = report
+        .scenarios
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_loader_check())
+        .collect();
 
     h.push_str("<p class=nav id=nav>Sections: <a href=\"#tags\">by tag</a>");
     for (id, title, n) in [
         ("bad", "failures and errors", bad.len()),
         ("pass", "passed", passed.len()),
         ("unsup", "unsupported (declared)", unsupported.len()),
+        ("loader", "loader checks", checks.len()),
     ] {
         if n > 0 {
             let _ = write!(h, " · <a href=\"#{id}\">{title} ({n})</a>");
@@ -249,6 +281,19 @@ pub fn render(report: &Report) -> String {
         }
         h.push_str("</section>\n");
     }
+    if !checks.is_empty() {
+        let _ = writeln!(
+            h,
+            "<section id=loader>\n<h2>Loader checks ({})</h2>\n\
+             <p>Each file must be rejected when loaded, naming its <code>expectInvalid</code> field path. \
+             No enforcer is involved: these are not counted with its scenarios.</p>",
+            checks.len()
+        );
+        for (i, r) in &checks {
+            scenario(&mut h, *i, r, r.status != Status::Pass, observer);
+        }
+        h.push_str("</section>\n");
+    }
     let _ = write!(h, "<script>{JS}</script>\n</body>\n</html>\n");
     h
 }
@@ -273,7 +318,7 @@ fn status_class(status: Status) -> &'static str {
 
 fn tag_table(h: &mut String, report: &Report) {
     h.push_str(
-        "<section id=tags>\n<h2>By tag</h2>\n<div class=w><table class=tg>\n\
+        "<section id=tags>\n<h2>By tag</h2>\n<p>Every scenario but the loader checks, which are counted apart.</p>\n<div class=w><table class=tg>\n\
          <thead><tr><th scope=col>tag</th><th scope=col>scenarios</th><th scope=col>passed</th>\
          <th scope=col>failed</th><th scope=col>errors</th><th scope=col>unsupported</th></tr></thead>\n<tbody>\n",
     );
@@ -358,8 +403,11 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
         .flat_map(|x| &x.probes)
         .filter(|p| p.result != Outcome::Pass)
         .count();
-    let what = match (&r.expect_invalid, r.rounds.len()) {
-        (Some(field), _) => format!("expectInvalid {field}"),
+    let mut what = match (&r.expect_invalid, r.rounds.len()) {
+        (Some(field), _) => format!("loader check: expectInvalid {field}"),
+        (None, _) if r.status == Status::Unsupported && r.needs.is_empty() => {
+            "declared unsupported".to_string()
+        }
         (None, _) if r.status == Status::Unsupported => {
             format!("needs {}", crate::features::list(&r.needs))
         }
@@ -373,12 +421,22 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
             if n == 1 { "" } else { "s" }
         ),
     };
+    let model = r.model_note();
+    if let Some(note) = &model {
+        what.push_str("; ");
+        what.push_str(note);
+    }
     let _ = write!(
         h,
-        "<details class=\"sc {}\" id=s{i}{}>\n<summary>{} <b>{}</b> <span class=sm>({})</span></summary>\n<div class=bd>\n",
+        "<details class=\"sc {}\" id=s{i}{}>\n<summary>{}{} <b>{}</b> <span class=sm>({})</span></summary>\n<div class=bd>\n",
         status_class(r.status),
         if open { " open" } else { "" },
         badge(r.status),
+        if model.is_some() {
+            " <span class=\"st m\">MODEL</span>"
+        } else {
+            ""
+        },
         escape(&r.name),
         escape(&what)
     );

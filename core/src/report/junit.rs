@@ -1,7 +1,10 @@
 //! `junit.xml`: one testcase per scenario, grouped in a testsuite per
 //! scenario folder. A failing scenario's `<failure>` lists every mismatching
 //! probe with the model's reason; errors are `<error>`; scenarios declared
-//! unsupported are `<skipped>`.
+//! unsupported are `<skipped>`. Loader checks (`expectInvalid` files) are a
+//! testsuite of their own, `loader-checks`, without the enforcer's name: they
+//! pass without it. A testcase judged against the model (no hand-written
+//! `expect`) has the property `expectation=model` and says so in its output.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,9 +15,16 @@ use quick_junit::{NonSuccessKind, Property, Report as JUnit, TestCase, TestCaseS
 
 use crate::results::{Outcome, Report, ScenarioResult, Status, Suspect};
 
+/// The testsuite of loader checks.
+pub const LOADER_CHECKS_SUITE: &str = "loader-checks";
+
 /// The group of a scenario: its file's folder (`default-policies`), or its
-/// first tag when the file sits in no folder.
+/// first tag when the file sits in no folder; every loader check is in
+/// [`LOADER_CHECKS_SUITE`].
 pub fn group(r: &ScenarioResult) -> String {
+    if r.is_loader_check() {
+        return LOADER_CHECKS_SUITE.to_string();
+    }
     Path::new(&r.file)
         .parent()
         .and_then(|p| p.file_name())
@@ -94,29 +104,45 @@ fn testcase(r: &ScenarioResult) -> TestCase {
     };
     let mut case = TestCase::new(r.name.clone(), status);
     case.set_classname(format!("netpol.{}", group(r)));
+    if let Some(field) = &r.expect_invalid {
+        case.add_property(Property::new("expectInvalid", field.clone()));
+    }
+    if let Some(note) = r.model_note() {
+        case.add_property(Property::new("expectation", "model"));
+        case.set_system_out(note);
+    }
     case.set_time(Duration::from_secs_f64(r.duration_ms.max(0.0) / 1e3));
     case.set_assertions(total);
     case
 }
 
 pub fn render(report: &Report) -> String {
-    let mut groups: BTreeMap<String, Vec<&ScenarioResult>> = BTreeMap::new();
+    // The enforcer's suites first, then the loader checks.
+    let mut groups: BTreeMap<(bool, String), Vec<&ScenarioResult>> = BTreeMap::new();
     for r in &report.scenarios {
-        groups.entry(group(r)).or_default().push(r);
+        groups
+            .entry((r.is_loader_check(), group(r)))
+            .or_default()
+            .push(r);
     }
     let mut junit = JUnit::new("netpol");
     junit.set_time(Duration::from_secs_f64(report.duration_ms.max(0.0) / 1e3));
-    for (name, results) in groups {
+    for ((loader_checks, name), results) in groups {
         let mut suite = TestSuite::new(name);
         suite.add_property(Property::new(
             "mode",
             format!("{:?}", report.mode).to_lowercase(),
         ));
-        if let Some(e) = &report.enforcer {
-            suite.add_property(Property::new(
-                "enforcer",
-                format!("{} {}", e.name, e.version),
-            ));
+        if loader_checks {
+            suite.add_property(Property::new("checks", super::LOADER_CHECKS));
+        } else {
+            suite.add_property(Property::new("tested", super::tested(report)));
+            if let Some(e) = &report.enforcer {
+                suite.add_property(Property::new(
+                    "enforcer",
+                    format!("{} {}", e.name, e.version),
+                ));
+            }
         }
         suite.add_test_cases(results.into_iter().map(testcase));
         junit.add_test_suite(suite);

@@ -54,18 +54,20 @@ pub fn render(report: &Report) -> String {
     let s = &report.summary;
     let _ = writeln!(
         md,
-        "\n**{} scenarios: {} passed, {} failed, {} errors, {} unsupported (declared).** {} probes, {} failed, {} errors.\n",
-        s.scenarios,
-        s.passed,
-        s.failed,
-        s.errors,
-        s.unsupported,
+        "\n**{}.** {} probes, {} failed, {} errors.\n",
+        super::capitalized(&super::enforcer_line(report)),
         s.probes,
         s.probes_failed,
         s.probes_errors
     );
+    for line in [super::loader_line(report), super::model_line(report)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(md, "{}.\n", super::capitalized(&line));
+    }
 
-    md.push_str("## By tag\n\n| tag | scenarios | passed | failed | errors | unsupported |\n|---|---:|---:|---:|---:|---:|\n");
+    md.push_str("## By tag\n\nEvery scenario but the loader checks, which are counted apart.\n\n| tag | scenarios | passed | failed | errors | unsupported |\n|---|---:|---:|---:|---:|---:|\n");
     for (tag, t) in Summary::by_tag(&report.scenarios) {
         let _ = writeln!(
             md,
@@ -79,7 +81,17 @@ pub fn render(report: &Report) -> String {
         );
     }
 
-    let of = |status: Status| report.scenarios.iter().filter(move |r| r.status == status);
+    let enforcer: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| !r.is_loader_check())
+        .collect();
+    let checks: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| r.is_loader_check())
+        .collect();
+    let of = |status: Status| enforcer.iter().copied().filter(move |r| r.status == status);
     if of(Status::Fail).chain(of(Status::Error)).next().is_some() {
         md.push_str("\n## Failures and errors\n");
         let _ = writeln!(md, "\nCells: {LEGEND}.");
@@ -99,16 +111,41 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
-    md.push_str(
-        "\n## All scenarios\n\n| scenario | status | probes | file |\n|---|---|---:|---|\n",
-    );
-    for r in &report.scenarios {
-        let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
+    if !checks.is_empty() {
         let _ = writeln!(
             md,
-            "| {} | {:?} | {probes} | {} |",
+            "\n## Loader checks\n\nEach file must be rejected when loaded, naming its `expectInvalid` field path; no enforcer is involved.\n\n| check | status | expectInvalid | file |\n|---|---|---|---|"
+        );
+        for r in &checks {
+            let _ = writeln!(
+                md,
+                "| {} | {:?} | `{}` | {} |",
+                escape(&r.name),
+                r.status,
+                escape(r.expect_invalid.as_deref().unwrap_or_default()),
+                escape(&r.file)
+            );
+        }
+        for r in checks.iter().filter(|r| r.status != Status::Pass) {
+            failure(&mut md, r);
+        }
+    }
+    md.push_str(
+        "\n## All scenarios\n\nEvery scenario but the loader checks, which are listed above.\n\n| scenario | status | probes | expected verdicts | file |\n|---|---|---:|---|---|\n",
+    );
+    for r in &enforcer {
+        let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
+        let expected = match r.model_rounds().as_slice() {
+            [] if r.rounds.is_empty() => String::new(),
+            [] => "expect".to_string(),
+            rounds => format!("**the model** (no expect: {})", rounds.join(", ")),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:?} | {probes} | {} | {} |",
             escape(&r.name),
             r.status,
+            escape(&expected),
             escape(&r.file)
         );
     }
@@ -122,6 +159,9 @@ fn failure(md: &mut String, r: &ScenarioResult) {
     }
     if let Some(m) = &r.message {
         let _ = writeln!(md, "\n```\n{}\n```", m.trim());
+    }
+    if let Some(note) = r.model_note() {
+        let _ = writeln!(md, "\n**{note}.**");
     }
     for round in &r.rounds {
         for t in truth_table::tables(round)

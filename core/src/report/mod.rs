@@ -8,7 +8,82 @@ pub mod truth_table;
 
 use std::path::{Path, PathBuf};
 
-use crate::results::Report;
+use crate::results::{Counts, Mode, Report};
+
+/// What the probed scenarios of a run tested: `enforcer NAME VERSION`,
+/// `enforcer none` (a run where nothing programs the lab), or the
+/// scenarios' expectations, against the model (`simulate`).
+pub fn tested(report: &Report) -> String {
+    match (report.mode, &report.enforcer) {
+        (Mode::Simulate, _) => "expectations against the model".to_string(),
+        (Mode::Run, Some(e)) => format!("enforcer {} {}", e.name, e.version),
+        (Mode::Run, None) => "enforcer none".to_string(),
+    }
+}
+
+/// `6 passed, 66 failed, 0 errors, 14 unsupported (declared)`; the
+/// unsupported count only where some were.
+pub fn counts(c: &Counts) -> String {
+    let mut text = format!(
+        "{} passed, {} failed, {} errors",
+        c.passed, c.failed, c.errors
+    );
+    if c.unsupported > 0 {
+        text.push_str(&format!(", {} unsupported (declared)", c.unsupported));
+    }
+    text
+}
+
+/// The enforcer's part of a run, apart from the loader checks:
+/// `enforcer netpol-reference 0.1.0: 86 scenarios: 6 passed, 66 failed, 0 errors`.
+pub fn enforcer_line(report: &Report) -> String {
+    let c = &report.summary.enforcer;
+    format!(
+        "{}: {} scenario{}: {}",
+        tested(report),
+        c.scenarios,
+        if c.scenarios == 1 { "" } else { "s" },
+        counts(c)
+    )
+}
+
+/// `text` with its first letter upper case, to open a sentence or a line.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// What the loader checks are, as every format names them.
+pub const LOADER_CHECKS: &str =
+    "loader checks (expectInvalid files: rejected when loaded, no enforcer involved)";
+
+/// `loader checks (...): 47 files: 47 passed, 0 failed, 0 errors`, or
+/// `None` when the run has none.
+pub fn loader_line(report: &Report) -> Option<String> {
+    let c = &report.summary.loader_checks;
+    (c.scenarios > 0).then(|| {
+        format!(
+            "{LOADER_CHECKS}: {} file{}: {}",
+            c.scenarios,
+            if c.scenarios == 1 { "" } else { "s" },
+            counts(c)
+        )
+    })
+}
+
+/// Says how many scenarios were judged against the model, when any was.
+pub fn model_line(report: &Report) -> Option<String> {
+    let n = report.summary.judged_by_model;
+    (n > 0).then(|| {
+        format!(
+            "{n} scenario{} judged against the model, not a hand-written expect (some round has no expect)",
+            if n == 1 { " was" } else { "s were" }
+        )
+    })
+}
 
 /// Writes every report format into `dir` (created if need be): `report.json`,
 /// `junit.xml`, `report.md`, `report.html`. Returns the files written.

@@ -4,13 +4,15 @@ use std::fmt::Write;
 
 use super::truth_table::{self, LEGEND};
 use crate::results::{
-    ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status, Summary, Suspect,
+    EnforcerInfo, ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status, Summary,
+    Suspect,
 };
 
 /// Mismatching probes listed per round, at most (the report has them all).
 const MAX_LISTED: usize = 6;
 
-/// One line per scenario: `PASS  name  (486 probes, 2 rounds)  file`.
+/// One line per scenario: `PASS  name  (486 probes, 2 rounds)  file`;
+/// loader checks and rounds judged against the model say so.
 pub fn scenario_line(r: &ScenarioResult) -> String {
     let status = match r.status {
         Status::Pass => "PASS ",
@@ -19,8 +21,11 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
         Status::Unsupported => "UNSUPPORTED",
     };
     let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
-    let what = match (&r.expect_invalid, r.rounds.len()) {
-        (Some(field), _) => format!("expectInvalid {field}"),
+    let mut what = match (&r.expect_invalid, r.rounds.len()) {
+        (Some(field), _) => format!("loader check: expectInvalid {field}"),
+        (None, _) if r.status == Status::Unsupported && r.needs.is_empty() => {
+            "declared unsupported".to_string()
+        }
         (None, _) if r.status == Status::Unsupported => {
             format!("declared: needs {}", crate::features::list(&r.needs))
         }
@@ -33,7 +38,31 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
             if n == 1 { "" } else { "s" }
         ),
     };
+    if let Some(note) = r.model_note() {
+        what.push_str("; ");
+        what.push_str(&note);
+    }
     format!("{status} {}  ({what})  {}", r.name, r.file)
+}
+
+/// The first line of `run`: which enforcer is tested, and what it declares
+/// unsupported.
+pub fn run_header(
+    enforcer: Option<&EnforcerInfo>,
+    unsupported: &[crate::features::Feature],
+) -> String {
+    let mut text = match enforcer {
+        Some(e) => format!("testing enforcer {} {}", e.name, e.version),
+        None => "testing enforcer none: nothing programs the lab, every probe should be allowed"
+            .to_string(),
+    };
+    if !unsupported.is_empty() {
+        text.push_str(&format!(
+            " (declared unsupported: {})",
+            crate::features::list(unsupported)
+        ));
+    }
+    text
 }
 
 /// For a scenario that did not pass: its message, and the truth table of
@@ -119,24 +148,27 @@ pub fn details(r: &ScenarioResult) -> String {
     out
 }
 
+/// The totals: the enforcer's scenarios and probes, then the loader checks
+/// apart (they pass without the enforcer), then how many scenarios were
+/// judged against the model.
 pub fn summary(report: &Report) -> String {
     let s = &report.summary;
-    let unsupported = if s.unsupported > 0 {
-        format!(", {} unsupported (declared)", s.unsupported)
-    } else {
-        String::new()
-    };
-    format!(
-        "{} scenarios: {} passed, {} failed, {} errors{unsupported}; {} probes, {} failed, {} errors ({:.2} s)",
-        s.scenarios,
-        s.passed,
-        s.failed,
-        s.errors,
+    let mut out = format!(
+        "{}; {} probes, {} failed, {} errors ({:.2} s)",
+        super::enforcer_line(report),
         s.probes,
         s.probes_failed,
         s.probes_errors,
         report.duration_ms / 1e3
-    )
+    );
+    for line in [super::loader_line(report), super::model_line(report)]
+        .into_iter()
+        .flatten()
+    {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
 }
 
 /// `--timings`: lab setup, each round (sync, probes), teardown.
@@ -264,7 +296,7 @@ impl Console {
     pub fn finish(&self, report: &Report) {
         self.bar.finish_and_clear();
         let mut out = String::new();
-        if self.verbosity >= Verbosity::Normal {
+        if self.verbosity >= Verbosity::Normal && report.summary.enforcer.scenarios > 0 {
             let _ = writeln!(out, "{}", tag_table(report));
         }
         let _ = writeln!(out, "{}", summary(report));
@@ -272,7 +304,8 @@ impl Console {
     }
 }
 
-/// Scenarios per tag: passed, failed, errors, unsupported.
+/// The enforcer's scenarios per tag (loader checks apart): passed, failed,
+/// errors, unsupported.
 pub fn tag_table(report: &Report) -> String {
     let mut b = tabled::builder::Builder::new();
     b.push_record([

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::error::{LoadError, Problem};
 use super::policy::{self, Policy};
 use super::raw::*;
-use super::source::{Node, Position};
+use super::source::{Node, NodeValue, Position, Scalar};
 use super::yaml11;
 use super::{Header, INITIAL_ROUND, Round, Scenario, ScenarioFile};
 
@@ -40,22 +40,7 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
             };
         }
     };
-    let text_of = |key: &str| root.get(key).and_then(Node::as_str).map(str::to_string);
-    let header = Header {
-        name: text_of("name"),
-        description: text_of("description"),
-        tags: root
-            .get("tags")
-            .map(|t| {
-                t.items()
-                    .iter()
-                    .filter_map(Node::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        expect_invalid: text_of("expectInvalid"),
-    };
+    let (mut header, header_problems) = read_header(&root);
     let loaded = match serde_saphyr::from_str_with_options::<RawScenario>(
         text,
         super::source::yaml_options(),
@@ -75,11 +60,102 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
             }
         }
     };
+    let loaded = if header_problems.is_empty() {
+        loaded
+    } else {
+        // The header says how the file is judged (its name, whether it must
+        // be rejected): a file whose header cannot be read is invalid, never
+        // a loader check that could pass. The typed parse may trip on the
+        // same field: its problem on that line adds nothing.
+        header.expect_invalid = None;
+        let lines: Vec<Option<u64>> = header_problems
+            .iter()
+            .map(|p| p.position.map(|p| p.line))
+            .collect();
+        let mut problems = header_problems;
+        if let Err(e) = loaded {
+            problems.extend(
+                e.problems
+                    .into_iter()
+                    .filter(|p| !lines.contains(&p.position.map(|p| p.line))),
+            );
+        }
+        fail(problems)
+    };
     ScenarioFile {
         file: file.to_path_buf(),
         header,
         loaded,
     }
+}
+
+/// What a scenario says about itself (`name`, `description`, `tags`,
+/// `expectInvalid`), read from the tree so that it is known even when the
+/// rest of the file cannot be loaded, and each field of the type it must
+/// have: YAML would read `name: 123` or `expectInvalid: 5` as numbers,
+/// which must not quietly become no name or no `expectInvalid`.
+fn read_header(root: &Node) -> (Header, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut problem = |path: FieldPath, message: String| {
+        let mut p = Problem::at(path, message);
+        p.position = Some(root.locate(&p.path));
+        problems.push(p);
+    };
+    let mut text_of = |key: &str, what: &str| -> Option<String> {
+        let node = root.get(key)?;
+        match node.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                let hint = match node.value {
+                    NodeValue::Scalar(Scalar::Number(_) | Scalar::Bool(_)) => ": quote it",
+                    _ => "",
+                };
+                problem(
+                    FieldPath::new(key),
+                    format!("must be {what}, not {}{hint}", node.kind()),
+                );
+                None
+            }
+        }
+    };
+    let name = text_of("name", "a string");
+    let description = text_of("description", "a string");
+    let expect_invalid = text_of("expectInvalid", "a string (a field path)");
+    if expect_invalid
+        .as_deref()
+        .is_some_and(|f| f.trim().is_empty())
+    {
+        problem(
+            FieldPath::new("expectInvalid"),
+            "must name a field path, such as spec.ingress[0].ports[0].port".to_string(),
+        );
+    }
+    let mut tags = Vec::new();
+    if let Some(node) = root.get("tags") {
+        if matches!(node.value, NodeValue::Seq(_)) {
+            for (i, item) in node.items().iter().enumerate() {
+                match item.as_str() {
+                    Some(t) => tags.push(t.to_string()),
+                    None => problem(
+                        FieldPath::new("tags").index(i),
+                        format!("a tag must be a string, not {}", item.kind()),
+                    ),
+                }
+            }
+        } else {
+            problem(
+                FieldPath::new("tags"),
+                format!("must be a list of strings, not {}", node.kind()),
+            );
+        }
+    }
+    let header = Header {
+        name,
+        description,
+        tags,
+        expect_invalid,
+    };
+    (header, problems)
 }
 
 /// A YAML syntax or typing problem, with serde-saphyr's position.
@@ -629,7 +705,11 @@ impl Builder<'_> {
         let path = FieldPath::new("probes");
         let default = ProbeSpec::default();
         let Some(raw) = raw else {
-            return default.probes(cluster);
+            // The default probes reach every pod: the cluster is why there are none.
+            let probes = default.probes(cluster);
+            let before = self.problems.len();
+            self.no_probe(&FieldPath::new("cluster"), &probes, before);
+            return probes;
         };
         let before = self.problems.len();
         let from = self.peers(cluster, &path.child("from"), raw.from, default.from);
@@ -664,6 +744,7 @@ impl Builder<'_> {
         };
         let spec = ProbeSpec { from, to, ports };
         let probes = spec.probes(cluster);
+        let before = self.problems.len();
         for (i, pp) in spec.ports.iter().enumerate() {
             if peers_loaded && !probes.iter().any(|p| p.port_protocol() == *pp) {
                 self.problem(
@@ -672,7 +753,20 @@ impl Builder<'_> {
                 );
             }
         }
+        self.no_probe(&path, &probes, before);
         probes
+    }
+
+    /// A scenario without a probe would pass having checked nothing (pods
+    /// with `ports: []`, say); unless a problem found since `before`
+    /// already explains why.
+    fn no_probe(&mut self, path: &FieldPath, probes: &[crate::probe::Probe], before: usize) {
+        if probes.is_empty() && self.problems.len() == before {
+            self.problem(
+                path.clone(),
+                "no probe: no destination of the probes serves any of the probed ports (a pod with `ports: []` serves none), so the scenario would check nothing",
+            );
+        }
     }
 
     fn expectation(&mut self, cluster: &Cluster, path: &FieldPath, raw: RawExpect) -> Expectation {
@@ -764,5 +858,111 @@ impl Builder<'_> {
             policies,
             expect,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = "policies: []\nexpect: {default: allowed}\n";
+
+    fn load(text: &str) -> ScenarioFile {
+        build(Path::new("s.yaml"), text)
+    }
+
+    /// The problems of a file that must not load, as `line path: message`.
+    fn problems(text: &str) -> Vec<String> {
+        load(text)
+            .loaded
+            .expect_err("must not load")
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}: {}",
+                    p.position.map_or(0, |p| p.line),
+                    p.path,
+                    p.message
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn header_fields_of_the_wrong_type_are_errors_with_line_and_path() {
+        let cases = [
+            (
+                "name: 123\n",
+                "1 name: must be a string, not a number: quote it",
+            ),
+            (
+                "name: s\nexpectInvalid: 5\n",
+                "2 expectInvalid: must be a string (a field path), not a number: quote it",
+            ),
+            (
+                "name: s\nexpectInvalid: ''\n",
+                "2 expectInvalid: must name a field path, such as spec.ingress[0].ports[0].port",
+            ),
+            (
+                "name: s\ntags: x\n",
+                "2 tags: must be a list of strings, not a string",
+            ),
+            (
+                "name: s\ntags: [ingress, 7]\n",
+                "2 tags[1]: a tag must be a string, not a number",
+            ),
+            (
+                "name: s\ndescription: [a, b]\n",
+                "2 description: must be a string, not a list",
+            ),
+            (
+                "name: s\ndescription: true\n",
+                "2 description: must be a string, not a boolean: quote it",
+            ),
+        ];
+        for (header, want) in cases {
+            let got = problems(&format!("{header}{BODY}"));
+            assert_eq!(got, [want], "{header}");
+        }
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_read_is_not_a_loader_check() {
+        // `expectInvalid: name` would be satisfied by the problem at `name`.
+        let sf = load(&format!("name: 123\nexpectInvalid: name\n{BODY}"));
+        assert_eq!(sf.header.expect_invalid, None);
+        assert!(sf.loaded.is_err());
+    }
+
+    #[test]
+    fn quoted_header_values_are_strings() {
+        let sf = load(&format!(
+            "name: \"123\"\ndescription: \"5\"\ntags: [\"80\"]\n{BODY}"
+        ));
+        assert!(sf.loaded.is_ok(), "{:?}", sf.loaded.err());
+        assert_eq!(sf.header.name.as_deref(), Some("123"));
+        assert_eq!(sf.header.tags, ["80"]);
+    }
+
+    #[test]
+    fn a_scenario_without_a_probe_is_an_error() {
+        let cluster = "cluster:\n  nodes: [{name: n1}]\n  namespaces: [{name: x}]\n  pods:\n    - {name: a, namespace: x, ports: []}\n    - {name: b, namespace: x, ports: []}\n";
+        let got = problems(&format!("name: s\n{cluster}{BODY}"));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("2 cluster: no probe: no destination of the probes serves any"),
+            "{got:?}"
+        );
+        // Probes to the one pod that serves nothing: each probed port says
+        // so already, and nothing is added.
+        let cluster = "cluster:\n  nodes: [{name: n1}]\n  namespaces: [{name: x}]\n  pods:\n    - {name: a, namespace: x, ports: []}\n    - {name: b, namespace: x}\n";
+        let got = problems(&format!("name: s\n{cluster}probes: {{to: [x/a]}}\n{BODY}"));
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert!(
+            got.iter().all(|p| p.starts_with("8 probes.ports[")
+                && p.contains("no destination of the probes serves")),
+            "{got:?}"
+        );
     }
 }

@@ -93,6 +93,18 @@ impl Node {
         }
     }
 
+    /// What the node is, for messages: `a string`, `a number`, `a list`, ...
+    pub fn kind(&self) -> &'static str {
+        match &self.value {
+            NodeValue::Scalar(Scalar::Null) => "null",
+            NodeValue::Scalar(Scalar::Bool(_)) => "a boolean",
+            NodeValue::Scalar(Scalar::Number(_)) => "a number",
+            NodeValue::Scalar(Scalar::String(_)) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.value, NodeValue::Scalar(Scalar::Null))
     }

@@ -105,7 +105,7 @@ fn cases() -> Vec<Case> {
         case("wrong type", &[
             "name: s",
             "tags: 3",
-        ], ("tags: 3", "tags: [a]"), "", 2, "expected sequence start"),
+        ], ("tags: 3", "tags: [a]"), "tags", 2, "must be a list of strings, not a number"),
         case("unknown verdict", &[
             "name: s",
             "expect:",
@@ -703,8 +703,27 @@ fn cases() -> Vec<Case> {
     cases
 }
 
+/// Loads a case. The cases' minimal clusters have no pod serving a port,
+/// so they send no probe; that problem has tests of its own (`build.rs`,
+/// `tests/pass_means_passed.rs`) and is left out here.
 fn load(text: &str) -> Result<super::Scenario, LoadError> {
-    load_str(Path::new("case.yaml"), text).loaded
+    match load_str(Path::new("case.yaml"), text).loaded {
+        Err(mut e) => {
+            e.problems.retain(|p| !p.message.starts_with("no probe: "));
+            if e.problems.is_empty() {
+                return Ok(placeholder());
+            }
+            Err(e)
+        }
+        ok => ok,
+    }
+}
+
+/// A scenario that loads, standing in for a case that fails only for lack of a probe.
+fn placeholder() -> super::Scenario {
+    load_str(Path::new("ok.yaml"), "name: ok\n")
+        .loaded
+        .expect("the standard cluster loads")
 }
 
 /// What is wrong with how `c` is reported, if anything.

@@ -60,7 +60,12 @@ pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
         pause: args.pause,
         preflight: !args.no_preflight,
         unsupported: context.unsupported.iter().copied().collect(),
+        require_expect: args.require_expect,
     };
+    println!(
+        "{}",
+        netpol::report::terminal::run_header(context.enforcer.as_ref(), &context.unsupported)
+    );
     let loaded = suite::load(&files);
     let mut console = Console::new(verbosity, loaded.len());
     let end = runtime.block_on(async {

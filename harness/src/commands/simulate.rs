@@ -7,12 +7,17 @@ use netpol::suite;
 
 use super::{Result, check_report_dir, finish, usage};
 
-pub fn run(paths: &[PathBuf], report_dir: Option<&Path>, verbosity: Verbosity) -> Result {
+pub fn run(
+    paths: &[PathBuf],
+    report_dir: Option<&Path>,
+    require_expect: bool,
+    verbosity: Verbosity,
+) -> Result {
     let files = suite::discover(paths).map_err(usage)?;
     check_report_dir(report_dir)?;
     let loaded = suite::load(&files);
     let mut console = Console::new(verbosity, loaded.len());
-    let report = netpol::run::simulate_suite(&loaded, |r| console.scenario(r));
+    let report = netpol::run::simulate_suite(&loaded, require_expect, |r| console.scenario(r));
     console.finish(&report);
     finish(&report, report_dir)
 }
