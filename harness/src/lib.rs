@@ -9,6 +9,7 @@
 //!   observing itself in `simulate`, the lab in [`runner`]);
 //! - [`lab`] builds a scenario's cluster as network namespaces and probes it;
 //!   [`enforcer`] drives enforcer plugins; [`runner`] runs scenarios in labs;
+//! - [`stop`] stops a run on SIGINT or SIGTERM;
 //! - [`results`] is the result model every report is a view of ([`report`]).
 
 pub mod bench;
@@ -26,5 +27,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod stop;
 pub mod suite;
 pub mod validation;

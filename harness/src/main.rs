@@ -30,8 +30,7 @@ use netpol::suite::{self, Entry};
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
-/// Interrupted by Ctrl-C (128 + SIGINT), after tearing every lab down.
-const EXIT_INTERRUPTED: u8 = 130;
+// Stopped by SIGINT or SIGTERM: 130 or 143 (`netpol::stop::StopSignal::exit_status`).
 
 #[derive(Debug, Parser)]
 #[command(
@@ -342,8 +341,8 @@ fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
     out.profile = profile;
     out.unsupported = unsupported.into_iter().collect();
     out.environment = Some(Environment::current());
-    let interrupted = runtime.block_on(async {
-        let results = futures::stream::iter(loaded.iter().enumerate())
+    let stopped = runtime.block_on(async {
+        let results = netpol::stop::until_stopped(futures::stream::iter(loaded.iter().enumerate()))
             .map(|(i, l)| {
                 let (enforcer, options) = (&enforcer, &options);
                 async move {
@@ -360,15 +359,12 @@ fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<u8> {
             out.scenario_at(i, result);
             std::future::ready(())
         });
-        tokio::select! {
-            () = collect => false,
-            _ = tokio::signal::ctrl_c() => true,
-        }
-    });
-    if interrupted {
-        // The labs were dropped with the run: their namespaces are gone.
-        eprintln!("netpol: interrupted; every lab was torn down");
-        return Ok(EXIT_INTERRUPTED);
+        // SIGINT or SIGTERM: see `netpol::stop` for what a stopped run does.
+        netpol::stop::run_until_stopped(collect).await
+    })?;
+    if let Some(signal) = stopped {
+        eprintln!("netpol: stopped by {signal}; every lab was torn down");
+        return Ok(signal.exit_status());
     }
     out.finish(args.report.as_deref())
 }
