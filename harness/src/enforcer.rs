@@ -1,6 +1,10 @@
 //! Enforcers: who programs the lab's dataplane. Every enforcer but `none`
 //! is a plugin driven through the documented protocol
 //! (`docs/plugin-protocol.md`), the bundled reference enforcer included.
+//!
+//! Every call runs in a PID namespace the harness owns: the lab's for `sync`
+//! and `cleanup`, one of its own for `version`. Whatever a plugin starts
+//! dies with that namespace, also when the harness is killed.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,8 +14,15 @@ use netpol_protocol::{PROTOCOL_VERSION, State, VersionInfo};
 use tokio::io::AsyncWriteExt;
 
 use crate::cluster::Endpoint;
+use crate::lab::pidns::{PidNs, Process};
 use crate::lab::{Lab, topology};
 use crate::scenario::Round;
+use crate::stop::{self, StopSignal};
+
+/// How long processes may take to exit after `cleanup` returned (a plugin
+/// that signals its daemons without waiting for them) before they count
+/// as left behind.
+const CLEANUP_GRACE: Duration = Duration::from_millis(250);
 
 /// How the user names an enforcer on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +75,28 @@ pub enum EnforcerError {
         expected: &'static str,
         detail: String,
     },
+    #[error("enforcer {plugin}: `{command}` was stopped by {signal}; it was killed")]
+    Interrupted {
+        plugin: String,
+        command: String,
+        signal: StopSignal,
+    },
+    #[error(
+        "enforcer {plugin}: processes it started still ran after `cleanup` (they were killed with the lab): {}",
+        processes.iter().map(Process::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    LeftProcesses {
+        plugin: String,
+        processes: Vec<Process>,
+    },
+}
+
+/// What a call about a lab takes: the state document, and the lab's PID
+/// namespace, where the plugin's processes run.
+#[derive(Debug)]
+pub struct LabState<'a> {
+    pub document: State,
+    pub pids: &'a PidNs,
 }
 
 /// A plugin, ready to use: its `version` answer has been checked.
@@ -129,7 +162,21 @@ impl Plugin {
                 unsupported: Vec::new(),
             },
         };
-        let out = plugin.call("version", b"{}").await?;
+        // `version` comes before any lab: it gets a PID namespace of its
+        // own, which ends (with anything the call left) when it returns.
+        let pids = tokio::task::spawn_blocking(|| PidNs::create("netpol-version"))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|error| EnforcerError::Spawn {
+                plugin: plugin.label(),
+                command: "version".into(),
+                program: plugin.program.display().to_string(),
+                error,
+            })?;
+        let out = plugin.call(&pids, "version", b"{}").await;
+        pids.end().await;
+        let out = out?;
         let bad = |detail: String| EnforcerError::BadAnswer {
             plugin: plugin.label(),
             command: "version".into(),
@@ -158,39 +205,74 @@ impl Plugin {
     }
 
     /// Makes the dataplane enforce `state`; returns how long it took.
-    pub async fn sync(&self, state: &State) -> Result<Duration, EnforcerError> {
+    pub async fn sync(&self, state: &LabState<'_>) -> Result<Duration, EnforcerError> {
         let t = Instant::now();
         self.call(
+            state.pids,
             "sync",
-            &serde_json::to_vec(state).expect("the state serializes"),
+            &serde_json::to_vec(&state.document).expect("the state serializes"),
         )
         .await?;
         Ok(t.elapsed())
     }
 
-    /// Asks the plugin to remove everything it created.
-    pub async fn cleanup(&self, state: &State) -> Result<(), EnforcerError> {
+    /// Asks the plugin to remove everything it created. Processes of the
+    /// plugin still running in the lab's PID namespace afterwards are left
+    /// behind: an error naming them (the lab's teardown kills them).
+    pub async fn cleanup(&self, state: &LabState<'_>) -> Result<(), EnforcerError> {
         self.call(
+            state.pids,
             "cleanup",
-            &serde_json::to_vec(state).expect("the state serializes"),
+            &serde_json::to_vec(&state.document).expect("the state serializes"),
         )
-        .await
-        .map(drop)
+        .await?;
+        let deadline = Instant::now() + CLEANUP_GRACE;
+        loop {
+            let processes = state.pids.processes().await;
+            if processes.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(EnforcerError::LeftProcesses {
+                    plugin: self.label(),
+                    processes,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
-    /// Runs `PROGRAM ARGS... COMMAND` with `input` on stdin, in a process
-    /// group of its own, so that on timeout the plugin and anything it
-    /// started are killed together.
-    async fn call(&self, command: &str, input: &[u8]) -> Result<Vec<u8>, EnforcerError> {
-        let mut child = tokio::process::Command::new(&self.program)
+    /// Runs `PROGRAM ARGS... COMMAND` with `input` on stdin, in `pids` and
+    /// in a process group of its own, so that when the call ends (in time or
+    /// not) the plugin and anything it started in its group are killed
+    /// together. Calls but `cleanup` are killed when the run is stopped.
+    async fn call(
+        &self,
+        pids: &PidNs,
+        command: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, EnforcerError> {
+        let interruptible = command != "cleanup";
+        let interrupted = |signal| EnforcerError::Interrupted {
+            plugin: self.label(),
+            command: command.into(),
+            signal,
+        };
+        if let Some(signal) = stop::requested().filter(|_| interruptible) {
+            return Err(interrupted(signal));
+        }
+        let mut process = tokio::process::Command::new(&self.program);
+        process
             .args(&self.args)
             .arg(command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
+            .kill_on_drop(true);
+        let mut child = pids
+            .spawn(process)
+            .await
             .map_err(|error| EnforcerError::Spawn {
                 plugin: self.label(),
                 command: command.into(),
@@ -204,16 +286,30 @@ impl Plugin {
         let writer = tokio::spawn(async move {
             let _ = stdin.write_all(&input).await;
         });
-        let outcome = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
+        let stop = async {
+            if interruptible {
+                stop::stopped().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        // (The child is dropped with the select, and killed, before the
+        // group is.)
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(self.timeout, child.wait_with_output()) => Ok(outcome),
+            signal = stop => Err(signal),
+        };
         writer.abort();
-        let kill_group = || {
-            if let Some(pgid) = pgid {
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(signal) => {
+                kill_group(pgid).await;
+                return Err(interrupted(signal));
             }
         };
         match outcome {
             Err(_) => {
-                kill_group();
+                kill_group(pgid).await;
                 Err(EnforcerError::Timeout {
                     plugin: self.label(),
                     command: command.into(),
@@ -221,7 +317,7 @@ impl Plugin {
                 })
             }
             Ok(Err(error)) => {
-                kill_group();
+                kill_group(pgid).await;
                 Err(EnforcerError::Spawn {
                     plugin: self.label(),
                     command: command.into(),
@@ -231,7 +327,7 @@ impl Plugin {
             }
             Ok(Ok(out)) => {
                 // Whatever the plugin left running in its group goes with it.
-                kill_group();
+                kill_group(pgid).await;
                 if out.status.success() {
                     Ok(out.stdout)
                 } else {
@@ -247,6 +343,21 @@ impl Plugin {
     }
 }
 
+/// Kills the process group of a call, and waits until it is gone: what its
+/// processes held (a lab's namespace) is released, and a check for processes
+/// left after `cleanup` does not find them dying.
+async fn kill_group(pgid: Option<nix::unistd::Pid>) {
+    use nix::sys::signal::{Signal, killpg};
+    let Some(pgid) = pgid else { return };
+    let _ = killpg(pgid, Signal::SIGKILL);
+    // Orphans are reaped by the PID namespace's init at once; a killed
+    // leader by tokio, soon.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while killpg(pgid, None).is_ok() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 fn truncate(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
@@ -257,8 +368,17 @@ fn truncate(bytes: &[u8]) -> String {
     }
 }
 
+/// The protocol's state document for one round of a lab, with the lab's
+/// PID namespace.
+pub fn state<'a>(lab: &'a Lab, lab_id: &str, round: &Round) -> LabState<'a> {
+    LabState {
+        document: document(lab, lab_id, round),
+        pids: lab.pids(),
+    }
+}
+
 /// The protocol's state document for one round of a lab.
-pub fn state(lab: &Lab, lab_id: &str, round: &Round) -> State {
+pub fn document(lab: &Lab, lab_id: &str, round: &Round) -> State {
     let c = &round.cluster;
     let ports = |ps: &[crate::cluster::ContainerPort]| {
         ps.iter()

@@ -16,4 +16,4 @@ pub use netpol_core::{
 pub mod enforcer;
 pub mod lab;
 pub mod runner;
-pub mod signals;
+pub mod stop;

@@ -31,7 +31,7 @@ use crate::results::{
 };
 use crate::run::{ReportBuilder, RunContext};
 use crate::scenario::Scenario;
-use crate::signals::Signal;
+use crate::stop::{self, StopSignal};
 use crate::suite::{Entry, Loaded};
 
 #[derive(Debug, Clone)]
@@ -114,8 +114,8 @@ pub struct Pause {
 pub enum SuiteEnd {
     /// Every scenario was judged.
     Completed(Box<Report>),
-    /// A signal stopped the run; every lab was torn down.
-    Stopped(Signal),
+    /// A signal stopped the run; every lab was cleaned up and torn down.
+    Stopped(StopSignal),
 }
 
 /// Why a run could not start.
@@ -202,8 +202,9 @@ pub async fn start(
 }
 
 /// Runs every scenario of the suite, `options.jobs` labs at a time, until
-/// all are judged or `stop` completes (a signal: the labs in flight are
-/// torn down as their futures are dropped). Entries that are not ready
+/// all are judged or SIGINT / SIGTERM stops the run (the labs in flight are
+/// cleaned up and torn down first; see [`crate::stop`]). An error only if
+/// the signal handlers cannot be installed. Entries that are not ready
 /// (`expectInvalid`, files that did not load) are judged without a lab.
 /// `events` closes when the run ends.
 pub async fn run_suite(
@@ -212,11 +213,11 @@ pub async fn run_suite(
     options: &RunOptions,
     context: RunContext,
     events: mpsc::UnboundedSender<Event>,
-    stop: impl std::future::Future<Output = Signal>,
-) -> SuiteEnd {
+) -> std::io::Result<SuiteEnd> {
     let events = &events;
     let mut report = ReportBuilder::new(Mode::Run, context);
-    let results = futures::stream::iter(loaded.iter().enumerate())
+    // SIGINT or SIGTERM: no more scenarios start; see `crate::stop`.
+    let results = stop::until_stopped(futures::stream::iter(loaded.iter().enumerate()))
         .map(|(index, l)| async move { (index, run_entry(l, enforcer, options, events).await) })
         .buffer_unordered(options.jobs.max(1));
     let collect = results.for_each(|(index, result)| {
@@ -227,10 +228,10 @@ pub async fn run_suite(
         report.add(index, result);
         std::future::ready(())
     });
-    tokio::select! {
-        () = collect => SuiteEnd::Completed(Box::new(report.finish())),
-        signal = stop => SuiteEnd::Stopped(signal),
-    }
+    Ok(match stop::run_until_stopped(collect).await? {
+        None => SuiteEnd::Completed(Box::new(report.finish())),
+        Some(signal) => SuiteEnd::Stopped(signal),
+    })
 }
 
 /// One entry of a suite: a scenario ready to run goes to a lab; the others

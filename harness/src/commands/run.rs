@@ -10,7 +10,6 @@ use netpol::features::Profile;
 use netpol::lab::ProbeOptions;
 use netpol::report::terminal::{Console, Verbosity};
 use netpol::runner::{self, Event, Pause, RunOptions, StartError, SuiteEnd};
-use netpol::signals::{self, Signal};
 use netpol::suite;
 
 use super::{Failure, Result, check_report_dir, finish, usage};
@@ -70,15 +69,7 @@ pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
     let mut console = Console::new(verbosity, loaded.len());
     let end = runtime.block_on(async {
         let (events, mut received) = mpsc::unbounded_channel();
-        let stop = async {
-            match signals::stop_requested().await {
-                Ok(signal) => signal,
-                // Without signal handlers the default action (dying) stays,
-                // and the kernel removes the fd-held labs.
-                Err(_) => std::future::pending().await,
-            }
-        };
-        let suite = runner::run_suite(&loaded, &enforcer, &options, context, events, stop);
+        let suite = runner::run_suite(&loaded, &enforcer, &options, context, events);
         let print = async {
             while let Some(event) = received.recv().await {
                 show(&mut console, event).await;
@@ -87,17 +78,13 @@ pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
         let (end, ()) = tokio::join!(suite, print);
         end
     });
-    match end {
+    match end.map_err(|e| Failure::Run(anyhow::anyhow!("cannot listen to signals: {e}")))? {
         SuiteEnd::Completed(report) => {
             console.finish(&report);
             finish(&report, args.report.as_deref())
         }
         SuiteEnd::Stopped(signal) => {
-            let name = match signal {
-                Signal::Interrupt => "interrupted",
-                Signal::Terminate => "terminated",
-            };
-            eprintln!("netpol: {name}; every lab was torn down");
+            eprintln!("netpol: stopped by {signal}; every lab was cleaned up and torn down");
             Ok(signal.exit_status())
         }
     }

@@ -10,6 +10,7 @@ mod descriptors;
 mod host;
 pub mod keep;
 pub mod netns;
+pub mod pidns;
 mod raw;
 pub mod sctp;
 pub mod topology;
@@ -22,6 +23,7 @@ use futures::future::{join_all, try_join_all};
 
 pub use host::{Attempt, Host};
 pub use netns::NetNs;
+pub use pidns::PidNs;
 
 use crate::cluster::{Cluster, Endpoint};
 use crate::expect::Verdict;
@@ -62,9 +64,11 @@ pub struct BuildTimings {
 }
 
 /// A cluster as namespaces: a fabric router, a namespace per node, pod and
-/// external host.
+/// external host; and a PID namespace for the processes of plugins.
 #[derive(Debug)]
 pub struct Lab {
+    /// First, so that a dropped lab kills them before freeing the rest.
+    pids: PidNs,
     fabric: NetNs,
     nodes: Vec<Host>,
     pods: Vec<Host>,
@@ -76,8 +80,16 @@ impl Lab {
     /// Builds the lab of `cluster`. `label` names the namespaces (for
     /// messages and `--keep`).
     pub async fn build(cluster: &Cluster, label: &str) -> Result<Lab, LabError> {
+        if let Some(signal) = crate::stop::requested() {
+            return Err(LabError(io::Error::new(
+                io::ErrorKind::Interrupted,
+                format!("the run was stopped ({signal}): no new lab"),
+            )));
+        }
         descriptors::raise_limit();
         let started = Instant::now();
+        let pids_name = format!("{label}-plugins");
+        let pids = tokio::task::spawn_blocking(move || PidNs::create(&pids_name));
         let ns_name = |kind: &str, name: &str| format!("{label}-{kind}-{name}").replace('/', "-");
         // Namespaces are created by threads of their own, all at once.
         let mut names = vec![ns_name("fabric", "0")];
@@ -98,6 +110,7 @@ impl Lab {
         let pods_ns = all.split_off(1 + cluster.nodes.len());
         let nodes_ns = all.split_off(1);
         let fabric = all.pop().expect("the fabric namespace");
+        let pids = pids.await.map_err(io::Error::other)??;
         let namespaces = started.elapsed();
 
         let t = Instant::now();
@@ -119,6 +132,7 @@ impl Lab {
         let servers = t.elapsed();
 
         Ok(Lab {
+            pids,
             fabric,
             nodes,
             pods,
@@ -139,7 +153,12 @@ impl Lab {
         }
     }
 
-    /// Every namespace of the lab, fabric first.
+    /// The PID namespace plugin calls about this lab run in.
+    pub fn pids(&self) -> &PidNs {
+        &self.pids
+    }
+
+    /// Every network namespace of the lab, fabric first.
     pub fn namespaces(&self) -> impl Iterator<Item = &NetNs> {
         std::iter::once(&self.fabric).chain(
             self.nodes
@@ -194,9 +213,12 @@ impl Lab {
             .await
     }
 
-    /// Stops every server, then frees every namespace.
+    /// Kills every process in the lab's PID namespace (so that none keeps a
+    /// namespace of the lab alive), stops every server, then frees every
+    /// namespace.
     pub async fn teardown(self) -> Duration {
         let t = Instant::now();
+        self.pids.end().await;
         let hosts = self
             .nodes
             .into_iter()
