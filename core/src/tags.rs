@@ -7,7 +7,7 @@
 
 /// Every tag the matrix uses, with its meaning (`scenarios/README.md` lists
 /// the same). The features that may be declared unsupported
-/// ([`crate::features::FEATURES`]) are among them, spelled as there.
+/// ([`crate::features::Feature`]) are among them, spelled as there.
 pub const KNOWN: &[(&str, &str)] = &[
     // Topics: each folder of `scenarios/` names one.
     (
@@ -40,7 +40,7 @@ pub const KNOWN: &[(&str, &str)] = &[
     ),
     // Directions.
     ("ingress", "a policy isolates some pod for ingress"),
-    // Optional features (`crate::features::FEATURES`).
+    // Optional features (`crate::features::Feature`).
     ("sctp", "a policy names protocol SCTP"),
     ("endPort", "a policy uses endPort"),
     ("namedPorts", "a policy uses a named port"),

@@ -10,6 +10,8 @@
 //! A failing call exits non-zero with a message on standard error.
 //! Readers ignore fields they do not know, so that later versions can add some.
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -81,21 +83,28 @@ pub struct VersionInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
+    /// The protocol version of this document ([`PROTOCOL_VERSION`]).
     pub protocol_version: String,
     /// Identifies the lab; the same for every call about one lab.
     pub lab: String,
+    /// The cluster's nodes, each a network namespace.
     pub nodes: Vec<Node>,
+    /// Every namespace of the cluster, with its labels (for namespace selectors).
     pub namespaces: Vec<Namespace>,
+    /// Every pod, each in a network namespace of its own behind its node.
     pub pods: Vec<Pod>,
+    /// Hosts outside the pod network, for ipBlock policies.
     pub externals: Vec<External>,
     /// The NetworkPolicies in force, as Kubernetes JSON objects
     /// (`apiVersion`, `kind`, `metadata`, `spec`).
     pub network_policies: Vec<NetworkPolicy>,
 }
 
+/// A node of the cluster: a network namespace that routes its pods' traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
+    /// The node's name (`node-1`); pods name it in [`Pod::node`].
     pub name: String,
     /// A path to open to enter the node's network namespace
     /// (`nsenter --net=PATH`, `setns(open(PATH), CLONE_NEWNET)`); valid while
@@ -105,20 +114,27 @@ pub struct Node {
     pub ip: Ipv4Addr,
 }
 
+/// A Kubernetes namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Namespace {
+    /// The namespace's name.
     pub name: String,
     /// Including `kubernetes.io/metadata.name`.
     pub labels: BTreeMap<String, String>,
 }
 
+/// A pod of the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
+    /// The pod's namespace.
     pub namespace: String,
+    /// The pod's name, unique in its namespace.
     pub name: String,
+    /// The pod's labels (for pod selectors).
     pub labels: BTreeMap<String, String>,
+    /// The pod's address (on its `eth0`).
     pub ip: Ipv4Addr,
     /// The name of the node the pod runs on.
     pub node: String,
@@ -126,14 +142,18 @@ pub struct Pod {
     pub netns: String,
     /// The pod's veth end in its node's namespace.
     pub host_veth: String,
+    /// The ports the pod serves (for named ports in policies).
     pub container_ports: Vec<ContainerPort>,
 }
 
+/// A port a pod serves, as in a pod's `spec.containers[].ports`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerPort {
+    /// The port's name, which policies may use instead of its number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The port number.
     pub container_port: u16,
     /// `TCP`, `UDP` or `SCTP`.
     pub protocol: String,
@@ -143,7 +163,9 @@ pub struct ContainerPort {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct External {
+    /// The host's name in scenarios (`ext:NAME`).
     pub name: String,
+    /// The host's address.
     pub ip: Ipv4Addr,
 }
 
