@@ -9,6 +9,7 @@
 //!   observing itself in `simulate`, the lab in [`runner`]);
 //! - [`lab`] builds a scenario's cluster as network namespaces and probes it;
 //!   [`enforcer`] drives enforcer plugins; [`runner`] runs scenarios in labs;
+//!   [`host_guard`] fails a run whose plugin changed the host's own namespace;
 //! - [`results`] is the result model every report is a view of ([`report`]).
 
 pub mod bench;
@@ -17,6 +18,7 @@ pub mod enforcer;
 pub mod expect;
 pub mod features;
 pub mod field_path;
+pub mod host_guard;
 pub mod judge;
 pub mod lab;
 pub mod model;

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use crate::cluster::Protocol;
 use crate::enforcer::{self, Enforcer};
 use crate::features;
+use crate::host_guard;
 use crate::probe::Probe;
 
 use crate::expect::Verdict;
@@ -91,6 +92,7 @@ pub async fn run_scenario(
         ));
         return r;
     }
+    let host = host_guard::Watch::start(enforcer, options.keep).await;
     let label = lab_label();
     let lab = match Lab::build(s.cluster(), &label).await {
         Ok(lab) => lab,
@@ -125,10 +127,10 @@ pub async fn run_scenario(
     };
     let cleanup_ms =
         matches!(enforcer, Enforcer::Plugin(_)).then(|| t.elapsed().as_secs_f64() * 1e3);
-    let failure = match (failure, cleanup) {
-        (Some(f), Some(c)) => Some(format!("{f}\n{c}")),
-        (f, c) => f.or(c),
-    };
+    // The host must be as before the run once the plugin cleaned up.
+    let host = host.check(&s.name).await;
+    let failure: Vec<String> = [failure, cleanup, host].into_iter().flatten().collect();
+    let failure = (!failure.is_empty()).then(|| failure.join("\n"));
     let kept = options.keep.then(|| keep::keep(&lab));
     let teardown_ms = lab.teardown().await.as_secs_f64() * 1e3;
     let mut result = match failure {
