@@ -132,6 +132,9 @@ impl Enforcer {
             EnforcerSpec::Path(p) => (p.clone(), Vec::new()),
         };
         all_args.extend(args.iter().cloned());
+        // The host's baseline, before the plugin first runs; a failure to
+        // record it fails each scenario (`host_guard::Watch`).
+        let _ = crate::host_guard::shared().await;
         Plugin::start(program, all_args, timeout)
             .await
             .map(Enforcer::Plugin)
@@ -196,7 +199,7 @@ impl Plugin {
     }
 
     /// The plugin as messages name it: its own name once known, else its path.
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         if self.info.name.is_empty() {
             self.program.display().to_string()
         } else {

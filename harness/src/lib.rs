@@ -2,7 +2,8 @@
 //!
 //! [`lab`] builds a scenario's cluster as network namespaces and probes it;
 //! [`enforcer`] drives enforcer plugins; [`runner`] runs a scenario in a lab,
-//! and a whole suite ([`runner::run_suite`]) with an enforcer, in parallel.
+//! and a whole suite ([`runner::run_suite`]) with an enforcer, in parallel;
+//! [`host_guard`] fails a run whose plugin changed the host's own namespace.
 //!
 //! Everything that needs no privileges (the scenario format, validation,
 //! the model, judging, results and reports) is the `netpol-core` crate,
@@ -14,6 +15,7 @@ pub use netpol_core::{
 };
 
 pub mod enforcer;
+pub mod host_guard;
 pub mod lab;
 pub mod runner;
 pub mod stop;

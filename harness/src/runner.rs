@@ -22,6 +22,7 @@ use crate::cluster::{Endpoint, Protocol};
 use crate::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
 use crate::expect::Verdict;
 use crate::features::{Feature, Profile};
+use crate::host_guard;
 use crate::judge::{Observation, judge_round, not_probed_result, probes_to_send, scenario_result};
 use crate::lab::{Lab, LabError, ProbeOptions, keep};
 use crate::model::{CompileError, Model};
@@ -154,6 +155,9 @@ pub enum ScenarioError {
     },
     #[error("{0}")]
     Cleanup(EnforcerError),
+    /// The plugin changed the host's network namespace.
+    #[error("{0}")]
+    Host(String),
 }
 
 /// Every failure of a scenario: teardown goes on after the first one, and
@@ -277,6 +281,7 @@ pub async fn run_scenario(
         Ok(probes) => probes,
         Err(why) => return not_probed_result(s, why, started),
     };
+    let host = host_guard::Watch::start(enforcer, options.keep).await;
     let label = lab_label();
     let lab = match Lab::build(s.cluster(), &label).await {
         Ok(lab) => lab,
@@ -324,6 +329,10 @@ pub async fn run_scenario(
         errors.0.push(ScenarioError::Cleanup(e));
     }
     let cleanup_ms = plugin.is_some().then(|| ms(t.elapsed()));
+    // The host must be as before the run once the plugin cleaned up.
+    if let Some(e) = host.check(&s.name).await {
+        errors.0.push(ScenarioError::Host(e));
+    }
     let kept = options.keep.then(|| keep::keep(&lab));
     let teardown_ms = ms(lab.teardown().await);
     let mut result = if errors.0.is_empty() {

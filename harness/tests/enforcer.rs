@@ -7,56 +7,12 @@
 mod common;
 
 use common::*;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use netpol::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
+use netpol::enforcer::{self, Enforcer, EnforcerSpec};
 use netpol::lab::Lab;
 use netpol::results::Status;
 use netpol::runner::{RunOptions, run_scenario};
-
-const VERSION: &str = r#"{"name": "test-plugin", "version": "0.0.1", "protocolVersions": ["1"]}"#;
-
-/// A plugin script in a directory of its own (removed on drop).
-struct Script {
-    dir: PathBuf,
-}
-
-impl Script {
-    /// `body` is the shell code run for each call; `$1` is the command.
-    fn new(name: &str, body: &str) -> Script {
-        Script::reading_input(name, &format!("cat > /dev/null\n{body}"))
-    }
-
-    /// Like [`Script::new`], but the body reads the state on stdin itself.
-    fn reading_input(name: &str, body: &str) -> Script {
-        let dir = std::env::temp_dir().join(format!("netpol-test-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("plugin");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Script { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.join("plugin")
-    }
-
-    /// Runs the script through `/bin/sh` rather than executing the file just
-    /// written: another test thread forking at that moment would briefly hold
-    /// it open for writing, and exec would fail with "Text file busy".
-    async fn start(&self, timeout: Duration) -> Result<Enforcer, EnforcerError> {
-        let script = self.path().display().to_string();
-        Enforcer::start(&EnforcerSpec::Path("/bin/sh".into()), &[script], timeout).await
-    }
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Runs a repository scenario with the plugin; the run must end in error,
 /// after the lab was torn down; returns the error message.

@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test file uses some of them
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use netpol::cluster::Endpoint;
-use netpol::enforcer::{Enforcer, EnforcerSpec, Plugin};
+use netpol::enforcer::{Enforcer, EnforcerError, EnforcerSpec, Plugin};
 use netpol::lab::Lab;
 use netpol::runner::check_privileges;
 use netpol::scenario::{self, Scenario};
@@ -124,4 +125,48 @@ pub fn assert_passes(result: &netpol::results::ScenarioResult) {
         terminal::scenario_line(result),
         terminal::details(result)
     );
+}
+
+/// What a test plugin answers to `version`.
+pub const VERSION: &str =
+    r#"{"name": "test-plugin", "version": "0.0.1", "protocolVersions": ["1"]}"#;
+
+/// A plugin script in a directory of its own (removed on drop).
+pub struct Script {
+    dir: PathBuf,
+}
+
+impl Script {
+    /// `body` is the shell code run for each call; `$1` is the command.
+    pub fn new(name: &str, body: &str) -> Script {
+        Script::reading_input(name, &format!("cat > /dev/null\n{body}"))
+    }
+
+    /// Like [`Script::new`], but the body reads the state on stdin itself.
+    pub fn reading_input(name: &str, body: &str) -> Script {
+        let dir = std::env::temp_dir().join(format!("netpol-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("plugin");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Script { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("plugin")
+    }
+
+    /// Runs the script through `/bin/sh` rather than executing the file just
+    /// written: another test thread forking at that moment would briefly hold
+    /// it open for writing, and exec would fail with "Text file busy".
+    pub async fn start(&self, timeout: Duration) -> Result<Enforcer, EnforcerError> {
+        let script = self.path().display().to_string();
+        Enforcer::start(&EnforcerSpec::Path("/bin/sh".into()), &[script], timeout).await
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
