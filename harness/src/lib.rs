@@ -2,7 +2,8 @@
 //!
 //! [`lab`] builds a scenario's cluster as network namespaces and probes it;
 //! [`enforcer`] drives enforcer plugins; [`runner`] runs a scenario in a lab,
-//! and a whole suite ([`runner::run_suite`]) with an enforcer, in parallel.
+//! and a whole suite ([`runner::run_suite`]) with an enforcer, in parallel;
+//! [`userns`] lets an ordinary user do all that in a user namespace.
 //!
 //! Everything that needs no privileges (the scenario format, validation,
 //! the model, judging, results and reports) is the `netpol-core` crate,
@@ -17,3 +18,4 @@ pub mod enforcer;
 pub mod lab;
 pub mod runner;
 pub mod stop;
+pub mod userns;
