@@ -47,6 +47,8 @@ impl Script {
     /// written: another test thread forking at that moment would briefly hold
     /// it open for writing, and exec would fail with "Text file busy".
     async fn start(&self, timeout: Duration) -> Result<Enforcer, EnforcerError> {
+        // `version` runs in a PID namespace of its own.
+        require_root();
         let script = self.path().display().to_string();
         Enforcer::start(&EnforcerSpec::Path("/bin/sh".into()), &[script], timeout).await
     }
