@@ -83,8 +83,10 @@ enum Command {
     /// Run scenarios for real: build each one's cluster as network namespaces, let the
     /// enforcer program it, send TCP, UDP and SCTP probes, and check every verdict.
     ///
-    /// Needs root. Each scenario gets a lab of its own, torn down when it ends (also on
-    /// error, panic or Ctrl-C). Scenarios without `expect` are checked against the model.
+    /// Needs root, or for an ordinary user a user namespace, which the run enters by itself
+    /// (`-v` says so; README, "Without root"). Each scenario gets a lab of its own, torn down
+    /// when it ends (also on error, panic or Ctrl-C). Scenarios without `expect` are checked
+    /// against the model.
     ///
     /// Examples: netpol run scenarios/ --report reports/latest
     ///           netpol run scenarios/ --enforcer ./my-plugin --profile my-profile.yaml
@@ -184,7 +186,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     timings: bool,
     /// Leave each lab's namespaces up after the run (named under /run/netns), and print
-    /// how to enter them and remove them.
+    /// how to enter them and remove them. Root only.
     #[arg(long)]
     keep: bool,
     /// Before each round's probes (the lab up, its servers running, the enforcer synced),

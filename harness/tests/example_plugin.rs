@@ -49,6 +49,7 @@ fn example() -> PathBuf {
 
 /// The example plugin, as `--enforcer examples/iptables-partial/plugin.sh` starts it.
 async fn plugin() -> Enforcer {
+    require_root();
     Enforcer::start(
         &EnforcerSpec::Path(example().join("plugin.sh")),
         &[],

@@ -3,6 +3,13 @@
 //! process killed with SIGKILL. Needs root, and the host's tools
 //! (iproute2, iptables, nftables, util-linux): without one, the tests fail
 //! saying which.
+//!
+//! Run by an ordinary user, the tests are in the user namespace
+//! `ci/test-runner.sh` makes, and "the host" is the network namespace they
+//! started in, their user namespace's own: the labs are built from it as
+//! from the host's, and must leave it as they found it. The real host's
+//! cannot be changed without root at all (`.ci/run` compares it around
+//! the rootless run as well).
 
 mod common;
 
@@ -14,6 +21,7 @@ use netpol::probe::ProbeSpec;
 
 /// What a lab must never change, as the host's own tools print it.
 fn host_state() -> Vec<(String, String)> {
+    common::require_root();
     let run = |cmd: &str, args: &[&str]| -> String {
         String::from_utf8_lossy(&common::run_tool(cmd, args).stdout)
             .lines()
@@ -83,8 +91,12 @@ fn without_lifetimes(text: &str) -> String {
 }
 
 fn assert_same(before: &[(String, String)], after: &[(String, String)]) {
+    let host = match netpol::userns::standing() {
+        netpol::userns::Standing::Root => "the host's",
+        _ => "the tests' own network namespace's (rootless, in a user namespace)",
+    };
     for ((what, b), (_, a)) in before.iter().zip(after) {
-        assert_eq!(b, a, "the host's {what} changed");
+        assert_eq!(b, a, "{host} {what} changed");
     }
 }
 

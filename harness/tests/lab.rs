@@ -36,6 +36,7 @@ fn probes_with_nodes(c: &Cluster) -> Vec<Probe> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_policy_every_probe_is_allowed() {
+    common::require_root();
     let c = Cluster::standard();
     let t = Instant::now();
     let lab = Lab::build(&c, "t-allow").await.expect("lab");
@@ -101,6 +102,7 @@ async fn iptables(lab: &Lab, node: usize, args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_placed_by_hand_deny_exactly_the_affected_probes() {
+    common::require_root();
     let c = Cluster::standard();
     let lab = Lab::build(&c, "t-rules").await.expect("lab");
     let ip = |name: &str| {
@@ -217,6 +219,7 @@ async fn rules_placed_by_hand_deny_exactly_the_affected_probes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_to_a_port_nothing_serves_is_an_error_not_a_deny() {
+    common::require_root();
     let c = Cluster::standard();
     let lab = Lab::build(&c, "t-noserver").await.expect("lab");
     let probes = [
@@ -250,6 +253,7 @@ async fn a_probe_to_a_port_nothing_serves_is_an_error_not_a_deny() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_never_rides_on_a_connection_conntrack_remembers() {
+    common::require_root();
     let c = Cluster::standard();
     let lab = Lab::build(&c, "t-conntrack").await.expect("lab");
     // x/a and z/c both run on node-1. Replies of known flows pass, as an

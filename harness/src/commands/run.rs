@@ -34,6 +34,8 @@ pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
     } else {
         verbosity
     };
+    // Before any thread: an ordinary user's run enters a user namespace.
+    let privileges = super::rootless::acquire(args.keep, verbosity)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +74,7 @@ pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
         let suite = runner::run_suite(&loaded, &enforcer, &options, context, events);
         let print = async {
             while let Some(event) = received.recv().await {
-                show(&mut console, event).await;
+                show(&mut console, event, &privileges.nsenter).await;
             }
         };
         let (end, ()) = tokio::join!(suite, print);
@@ -91,7 +93,7 @@ pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
 }
 
 /// Prints an event; a pause waits for Enter before it lets the lab go on.
-async fn show(console: &mut Console, event: Event) {
+async fn show(console: &mut Console, event: Event, nsenter: &str) {
     match event {
         Event::Finished { result, .. } => console.scenario(&result),
         Event::Kept { instructions, .. } => console.note(&instructions),
@@ -106,7 +108,7 @@ async fn show(console: &mut Console, event: Event) {
             );
             for (name, path) in namespaces {
                 text.push_str(&format!(
-                    "  nsenter --net={} bash   # {name}\n",
+                    "  {nsenter} --net={} bash   # {name}\n",
                     path.display()
                 ));
             }

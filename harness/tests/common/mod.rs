@@ -29,16 +29,39 @@ pub fn scenario(file: &str) -> Scenario {
         .expect("a repository scenario loads")
 }
 
-/// Lab tests need root: without it they fail saying so, never skip.
+/// Lab tests need root, or for an ordinary user the user namespace
+/// `ci/test-runner.sh` (cargo's runner here) puts them in: without either
+/// they fail saying why, never skip.
 pub fn require_root() {
-    if let Err(missing) = check_privileges() {
-        panic!("{missing}\nrun the tests as root (CI does)");
-    }
+    let Err(missing) = check_privileges() else {
+        return;
+    };
+    let rootless = match netpol::userns::standing() {
+        netpol::userns::Standing::Unprivileged => {
+            match Command::new("unshare")
+                .args(["--user", "--map-root-user", "true"])
+                .output()
+            {
+                Ok(out) if out.status.success() => "\nan ordinary user's tests run in a user namespace, which this system allows: run them with `cargo test`, or this binary through ci/test-runner.sh".to_string(),
+                ran => format!(
+                    "\nan ordinary user's tests run in a user namespace, which this system refuses ({}): {}",
+                    match ran {
+                        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                        Err(e) => format!("unshare: {e}"),
+                    },
+                    netpol::userns::Blocker::find(None)
+                ),
+            }
+        }
+        _ => String::new(),
+    };
+    panic!("{missing}{rootless}\nor run the tests as root (CI does)");
 }
 
 /// The reference enforcer, as `--enforcer reference` runs it: through the
 /// plugin protocol, as `netpol reference-enforcer`.
 pub async fn reference() -> Enforcer {
+    require_root();
     let spec = EnforcerSpec::Path(PathBuf::from(env!("CARGO_BIN_EXE_netpol")));
     Enforcer::start(
         &spec,
@@ -160,6 +183,8 @@ impl Script {
     /// written: another test thread forking at that moment would briefly hold
     /// it open for writing, and exec would fail with "Text file busy".
     pub async fn start(&self, timeout: Duration) -> Result<Enforcer, EnforcerError> {
+        // `version` runs in a PID namespace of its own.
+        require_root();
         let script = self.path().display().to_string();
         Enforcer::start(&EnforcerSpec::Path("/bin/sh".into()), &[script], timeout).await
     }
