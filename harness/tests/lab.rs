@@ -3,12 +3,15 @@
 
 mod common;
 
-use std::time::Instant;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
 use netpol::cluster::{Cluster, Endpoint, Protocol};
 use netpol::expect::Verdict;
-use netpol::lab::{Lab, ProbeOptions};
+use netpol::lab::topology::{Netlink, mac};
+use netpol::lab::{Lab, NetNs, ProbeOptions};
 use netpol::probe::{Probe, ProbeSpec};
+use rtnetlink::packet_route::link::State;
 
 /// The standard cluster's probes, plus every node to every pod and back.
 fn probes_with_nodes(c: &Cluster) -> Vec<Probe> {
@@ -320,4 +323,54 @@ async fn a_probe_never_rides_on_a_connection_conntrack_remembers() {
         "{allowed} of 200 new probes matched a flow conntrack remembered"
     );
     lab.teardown().await;
+}
+
+/// The wiring the lab does for each link (a veth end created up in the hub,
+/// its peer brought up in the leaf afterwards) leaves the hub's end unable
+/// to transmit until link watch has run; `wait_operational` returns only
+/// once it has, for every end, as a dump (which does not make link watch
+/// catch up) shows at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_operational_returns_once_link_watch_has_activated_the_link() {
+    const LEAVES: usize = 16;
+    let hub = NetNs::create("t-wait-hub").expect("namespace");
+    let leaves: Vec<NetNs> = (0..LEAVES)
+        .map(|k| NetNs::create(&format!("t-wait-leaf{k}")).expect("namespace"))
+        .collect();
+    let hub_nl = Netlink::open(&hub).await.expect("netlink");
+    let leaf_nl = futures::future::try_join_all(leaves.iter().map(Netlink::open))
+        .await
+        .expect("netlink");
+    for (k, leaf) in leaves.iter().enumerate() {
+        hub_nl
+            .add_leaf_veth(
+                &format!("l{k}"),
+                100 + k as u32,
+                mac(0x40, k),
+                leaf,
+                mac(0x41, k),
+            )
+            .await
+            .expect("veth");
+    }
+    futures::future::try_join_all(leaf_nl.iter().enumerate().map(|(k, nl)| async move {
+        nl.configure_uplink(Ipv4Addr::new(10, 9, 0, 1 + k as u8), &mac(0x40, k))
+            .await
+    }))
+    .await
+    .expect("uplinks");
+    futures::future::try_join_all(
+        (0..LEAVES).map(|k| hub_nl.wait_operational(100 + k as u32, Duration::from_secs(10))),
+    )
+    .await
+    .expect("every hub end comes up");
+    let down: Vec<String> = hub_nl
+        .links()
+        .await
+        .expect("links")
+        .into_iter()
+        .filter(|(_, name, state)| name != "lo" && *state != State::Up)
+        .map(|(_, name, state)| format!("{name} {state:?}"))
+        .collect();
+    assert!(down.is_empty(), "hub ends not up: {}", down.join(", "));
 }

@@ -51,6 +51,11 @@ impl Default for ProbeOptions {
     }
 }
 
+/// How long a veth end may take to become operationally up before the lab
+/// counts as broken. Not a probe timeout: a healthy link is up at once on
+/// kernels 6.8 and later, and within link watch's delay on older ones.
+const LINK_UP_LIMIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 #[error("lab: {0}")]
 pub struct LabError(#[from] pub io::Error);
@@ -345,5 +350,25 @@ async fn wire(
             .add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n))
             .await?;
     }
+    // Nothing may be sent before every veth end can transmit (see
+    // `topology`): both ends of every link, all at once.
+    let ends = (0..nodes.len())
+        .map(|i| (&fabric_nl, ifindex::fabric_node(i)))
+        .chain((0..externals.len()).map(|k| (&fabric_nl, ifindex::fabric_external(k))))
+        .chain(
+            cluster
+                .pods
+                .iter()
+                .enumerate()
+                .map(|(j, pod)| (&node_nl[pod.node], ifindex::pod_veth(j))),
+        )
+        .chain(
+            node_nl
+                .iter()
+                .chain(&pod_nl)
+                .chain(&ext_nl)
+                .map(|nl| (nl, ifindex::UPLINK)),
+        );
+    try_join_all(ends.map(|(nl, index)| nl.wait_operational(index, LINK_UP_LIMIT))).await?;
     Ok(())
 }

@@ -5,12 +5,22 @@
 //! veth; its node has a /32 route per pod; the fabric routes node, pod and
 //! external addresses. Neighbours are static (known MACs), so no probe
 //! waits for ARP and nothing depends on proxy-ARP.
+//!
+//! A veth end created up before its peer gets carrier when the peer comes
+//! up, but it transmits nothing until the kernel's link watch has activated
+//! its queue (until then its queue discipline is `noop`, which drops every
+//! packet). Link watch is deferred work, which a busy machine holds back
+//! (by hundreds of milliseconds under load, long enough for probes and
+//! their retries to be lost). So the lab waits until every veth end is
+//! operationally up (`wait_operational`) before anything is sent.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use futures::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, State};
 use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::packet_route::route::RouteScope;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
@@ -187,6 +197,86 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| nl_err(&self.ns, &format!("neighbour {ip}"), e))
+    }
+
+    /// The operational state of link `index` (`IFLA_OPERSTATE`).
+    ///
+    /// A request for one link (not a dump) makes the kernel (6.8 and later)
+    /// first process a link-watch event pending for it, so the answer is a
+    /// state the link honours.
+    pub async fn operstate(&self, index: u32) -> io::Result<State> {
+        let what = format!("link {index}");
+        let link = self
+            .handle
+            .link()
+            .get()
+            .match_index(index)
+            .execute()
+            .try_next()
+            .await
+            .map_err(|e| nl_err(&self.ns, &what, e))?
+            .ok_or_else(|| io::Error::other(format!("{}: {what}: no such link", self.ns)))?;
+        Ok(link
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::OperState(s) => Some(*s),
+                _ => None,
+            })
+            .unwrap_or(State::Unknown))
+    }
+
+    /// Every link of the namespace: index, name and operational state, as
+    /// a dump reports them. Unlike `operstate`, a dump does not process
+    /// pending link-watch events: it shows what link watch has done so far.
+    pub async fn links(&self) -> io::Result<Vec<(u32, String, State)>> {
+        let mut links = Vec::new();
+        let mut dump = self.handle.link().get().execute();
+        while let Some(link) = dump
+            .try_next()
+            .await
+            .map_err(|e| nl_err(&self.ns, "links", e))?
+        {
+            let mut name = String::new();
+            let mut state = State::Unknown;
+            for a in &link.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => name.clone_from(n),
+                    LinkAttribute::OperState(s) => state = *s,
+                    _ => {}
+                }
+            }
+            links.push((link.header.index, name, state));
+        }
+        Ok(links)
+    }
+
+    /// Waits until link `index` is operationally up: its carrier is on and
+    /// link watch has activated its transmit queue (see the module's
+    /// documentation). On kernels that process the pending event when asked
+    /// (6.8 and later) the first answer is final; older ones are asked
+    /// again until their link-watch work has run. `limit` only bounds a
+    /// link that never comes up (a broken lab).
+    pub async fn wait_operational(&self, index: u32, limit: Duration) -> io::Result<()> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let state = self.operstate(index).await?;
+            if state == State::Up {
+                return Ok(());
+            }
+            if started.elapsed() >= limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{}: link {index} is not operationally up after {limit:?} (state {state:?})",
+                        self.ns
+                    ),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 
     /// The uplink side of a leaf namespace (pod, node or external): its
