@@ -21,4 +21,8 @@ if ! err=$(unshare --user --map-root-user --net --mount true 2>&1); then
   echo "ci/test-runner.sh: not root, and no user namespace for the tests ($err): running $(basename "$1") as is; its lab tests say why" >&2
   exec "$@"
 fi
-exec unshare --user --map-root-user --net --mount -- "$@"
+# A /run of its own: the host's belongs to the real root, and tests that
+# name namespaces (/run/netns) or take iptables' lock (/run/xtables.lock)
+# need one they can write.
+exec unshare --user --map-root-user --net --mount -- \
+  sh -c 'mount -t tmpfs netpol-run /run && exec "$@"' sh "$@"
