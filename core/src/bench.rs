@@ -27,7 +27,8 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        let n = u64::try_from(n).expect("a usize fits in a u64");
+        usize::try_from(self.next() % n).expect("below n, which was a usize")
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -69,7 +70,13 @@ pub fn synthetic_cluster(pods: usize) -> Cluster {
             ]
             .into(),
             node: i % 4,
-            ip: Ipv4Addr::new(10, 244, (i % 4 + 1) as u8, (10 + i / 4) as u8),
+            ip: Ipv4Addr::new(
+                10,
+                244,
+                u8::try_from(i % 4 + 1).expect("4 nodes"),
+                u8::try_from(10 + i / 4)
+                    .expect("at most 900 pods (bench's limit): hosts .10 to .234"),
+            ),
             ports: standard_ports(),
         })
         .collect();

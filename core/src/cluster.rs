@@ -284,11 +284,14 @@ pub fn namespace_labels(name: &str, mut labels: Labels) -> Labels {
 
 /// 192.168.100.N for the node at `index` (0-based).
 pub fn default_node_ip(index: usize) -> Ipv4Addr {
-    Ipv4Addr::new(192, 168, 100, (index + 1) as u8)
+    let n = u8::try_from(index + 1).expect("at most MAX_NODES (250) nodes, checked by the loader");
+    Ipv4Addr::new(192, 168, 100, n)
 }
 
 fn pod_range_address(node_index: usize, host: u8) -> Ipv4Addr {
-    Ipv4Addr::new(10, 244, (node_index + 1) as u8, host)
+    let n =
+        u8::try_from(node_index + 1).expect("at most MAX_NODES (250) nodes, checked by the loader");
+    Ipv4Addr::new(10, 244, n, host)
 }
 
 /// Largest number of nodes the address plan supports (10.244.N.0/24, 192.168.100.N).

@@ -63,19 +63,21 @@ impl PeerPattern {
     }
 
     pub fn matches(&self, cluster: &Cluster, e: Endpoint) -> bool {
-        fn eq(want: &Option<String>, have: &str) -> bool {
-            want.as_deref().is_none_or(|w| w == have)
+        fn eq(want: Option<&str>, have: &str) -> bool {
+            want.is_none_or(|w| w == have)
         }
         match (self, e) {
             (PeerPattern::Any, _) => true,
             (PeerPattern::Pod { namespace, name }, Endpoint::Pod(i)) => {
                 let pod = &cluster.pods[i];
-                eq(namespace, &pod.namespace) && eq(name, &pod.name)
+                eq(namespace.as_deref(), &pod.namespace) && eq(name.as_deref(), &pod.name)
             }
             (PeerPattern::External(name), Endpoint::External(i)) => {
-                eq(name, &cluster.externals[i].name)
+                eq(name.as_deref(), &cluster.externals[i].name)
             }
-            (PeerPattern::Node(name), Endpoint::Node(i)) => eq(name, &cluster.nodes[i].name),
+            (PeerPattern::Node(name), Endpoint::Node(i)) => {
+                eq(name.as_deref(), &cluster.nodes[i].name)
+            }
             _ => false,
         }
     }

@@ -71,7 +71,7 @@ fn as_expected(
     probes
 }
 
-fn round(name: &str, expectation: &str, probes: Vec<Value>) -> Value {
+fn round(name: &str, expectation: &str, probes: &[Value]) -> Value {
     json!({
         "name": name,
         "expectation": expectation,
@@ -82,7 +82,7 @@ fn round(name: &str, expectation: &str, probes: Vec<Value>) -> Value {
 }
 
 /// A scenario run in a lab (timed), with its status from its probes.
-fn scenario(name: &str, file: &str, tags: &[&str], rounds: Vec<Value>) -> ScenarioResult {
+fn scenario(name: &str, file: &str, tags: &[&str], rounds: &[Value]) -> ScenarioResult {
     let mut r: ScenarioResult = from_json(json!({
         "name": name,
         "file": file,
@@ -104,10 +104,10 @@ fn report() -> Report {
         "allow-all",
         "scenarios/basics/allow-all.yaml",
         &["basics"],
-        vec![round(
+        &[round(
             "initial",
             "scenario",
-            as_expected(&["x/a", "x/b"], &["x/a", "x/b"], TCP80, Verdict::Allowed),
+            &as_expected(&["x/a", "x/b"], &["x/a", "x/b"], TCP80, Verdict::Allowed),
         )],
     );
 
@@ -148,9 +148,9 @@ fn report() -> Report {
         "web-from-b",
         "scenarios/ports/web-from-b.yaml",
         &["ports", "ingress"],
-        vec![
-            round("initial", "scenario", initial),
-            round("delete-policy", "model", step),
+        &[
+            round("initial", "scenario", &initial),
+            round("delete-policy", "model", &step),
         ],
     );
     fail.description = Some("Only x/b may reach x/a, on TCP 80.".into());
@@ -167,7 +167,7 @@ fn report() -> Report {
         "lab-broke",
         "scenarios/egress/lab-broke.yaml",
         &["egress"],
-        vec![round("initial", "scenario", broken)],
+        &[round("initial", "scenario", &broken)],
     );
     error.message = Some("a probe could not be carried out".into());
 

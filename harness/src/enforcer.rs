@@ -282,7 +282,9 @@ impl Plugin {
                 program: self.program.display().to_string(),
                 error,
             })?;
-        let pgid = child.id().map(|id| nix::unistd::Pid::from_raw(id as i32));
+        let pgid = child
+            .id()
+            .map(|id| nix::unistd::Pid::from_raw(crate::lab::pidns::pid_t(id)));
         let mut stdin = child.stdin.take().expect("piped stdin");
         let input = input.to_vec();
         // A plugin that does not read its input must not block us: write aside.

@@ -222,7 +222,7 @@ fn main() -> ExitCode {
             report,
             require_expect,
         } => commands::simulate::run(&paths, report.as_deref(), require_expect, verbosity),
-        Command::Run(args) => commands::run::run(args, verbosity),
+        Command::Run(args) => commands::run::run(&args, verbosity),
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
             file,

@@ -311,7 +311,7 @@ fn signal_and_wait(
     child: &mut Child,
     signal: nix::sys::signal::Signal,
 ) -> std::process::ExitStatus {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let pid = nix::unistd::Pid::from_raw(netpol::lab::pidns::pid_t(child.id()));
     nix::sys::signal::kill(pid, signal).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

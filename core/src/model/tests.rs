@@ -10,13 +10,13 @@ use crate::cluster::{ContainerPort, External, standard_ports};
 use crate::field_path::FieldPath;
 
 fn policy(namespace: &str, name: &str, spec: Value) -> Policy {
-    let object = serde_json::from_value(json!({
+    let mut object = json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }))
-    .expect("a NetworkPolicy");
+    });
+    object["spec"] = spec;
+    let object = serde_json::from_value(object).expect("a NetworkPolicy");
     Policy {
         namespace: namespace.into(),
         name: name.into(),
@@ -63,7 +63,7 @@ fn check(c: &Cluster, policies: &[Policy], cases: &[(&str, bool, &str)]) {
     }
 }
 
-fn allow_ingress_from(namespace: &str, from: Value) -> Policy {
+fn allow_ingress_from(namespace: &str, from: &Value) -> Policy {
     policy(
         namespace,
         "allow",
@@ -78,7 +78,7 @@ fn pod_and_namespace_selectors() {
         &c,
         &[allow_ingress_from(
             "x",
-            json!([{"podSelector": {"matchLabels": {"pod": "b"}}}]),
+            &json!([{"podSelector": {"matchLabels": {"pod": "b"}}}]),
         )],
         &[
             (
@@ -103,7 +103,7 @@ fn pod_and_namespace_selectors() {
         &c,
         &[allow_ingress_from(
             "x",
-            json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}}]),
+            &json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}}]),
         )],
         &[
             (
@@ -122,7 +122,7 @@ fn pod_and_namespace_selectors() {
         &c,
         &[allow_ingress_from(
             "x",
-            json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}, "podSelector": {"matchLabels": {"pod": "b"}}}]),
+            &json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}, "podSelector": {"matchLabels": {"pod": "b"}}}]),
         )],
         &[
             ("y/b -> x/a 80/TCP", true, "both selectors in one peer: AND"),
@@ -147,7 +147,7 @@ fn pod_and_namespace_selectors() {
         &c,
         &[allow_ingress_from(
             "x",
-            json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}}, {"podSelector": {"matchLabels": {"pod": "b"}}}]),
+            &json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}}, {"podSelector": {"matchLabels": {"pod": "b"}}}]),
         )],
         &[
             ("y/a -> x/a 80/TCP", true, "two peers: OR, first peer"),
@@ -161,7 +161,7 @@ fn pod_and_namespace_selectors() {
     );
     check(
         &c,
-        &[allow_ingress_from("x", json!([{"namespaceSelector": {}}]))],
+        &[allow_ingress_from("x", &json!([{"namespaceSelector": {}}]))],
         &[
             (
                 "z/c -> x/a 80/TCP",
@@ -179,7 +179,7 @@ fn pod_and_namespace_selectors() {
         &c,
         &[allow_ingress_from(
             "x",
-            json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "z"}}}]),
+            &json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "z"}}}]),
         )],
         &[
             (
@@ -197,7 +197,7 @@ fn match_expressions() {
     let mut c = Cluster::standard();
     c.pods[2].labels.insert("tier".into(), "web".into()); // x/c
     let expr =
-        |e: Value| allow_ingress_from("x", json!([{"podSelector": {"matchExpressions": [e]}}]));
+        |e: Value| allow_ingress_from("x", &json!([{"podSelector": {"matchExpressions": [e]}}]));
     check(
         &c,
         &[expr(
@@ -250,7 +250,7 @@ fn match_expressions() {
         &c,
         &[allow_ingress_from(
             "x",
-            json!([{"podSelector": {"matchLabels": {"pod": "c"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["db"]}]}}]),
+            &json!([{"podSelector": {"matchLabels": {"pod": "c"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["db"]}]}}]),
         )],
         &[(
             "x/c -> x/a 80/TCP",
@@ -279,7 +279,7 @@ fn ip_blocks_match_by_address() {
         ports: standard_ports(),
     });
     let block = |cidr: &str, except: Value| {
-        allow_ingress_from("x", json!([{"ipBlock": {"cidr": cidr, "except": except}}]))
+        allow_ingress_from("x", &json!([{"ipBlock": {"cidr": cidr, "except": except}}]))
     };
     check(
         &c,
@@ -526,6 +526,37 @@ fn policy_types_defaulting() {
         &c,
         &[policy(
             "x",
+            "empty-egress-list",
+            json!({"podSelector": {}, "egress": []}),
+        )],
+        &[(
+            "x/a -> y/a 80/TCP",
+            true,
+            "egress: [] is no egress rule: Egress is not defaulted in",
+        )],
+    );
+    check(
+        &c,
+        &[policy(
+            "x",
+            "allow-all-in",
+            json!({"podSelector": {}, "ingress": [{}]}),
+        )],
+        &[(
+            "y/a -> x/a 81/SCTP",
+            true,
+            "ingress: [{}] allows everything in",
+        )],
+    );
+}
+
+#[test]
+fn explicit_policy_types() {
+    let c = Cluster::standard();
+    check(
+        &c,
+        &[policy(
+            "x",
             "egress-type",
             json!({"podSelector": {}, "policyTypes": ["Egress"], "ingress": [], "egress": [{}]}),
         )],
@@ -579,32 +610,6 @@ fn policy_types_defaulting() {
             ("x/a -> y/a 80/TCP", false, "egress denied"),
             ("y/a -> y/b 80/TCP", true, "other namespaces untouched"),
         ],
-    );
-    check(
-        &c,
-        &[policy(
-            "x",
-            "empty-egress-list",
-            json!({"podSelector": {}, "egress": []}),
-        )],
-        &[(
-            "x/a -> y/a 80/TCP",
-            true,
-            "egress: [] is no egress rule: Egress is not defaulted in",
-        )],
-    );
-    check(
-        &c,
-        &[policy(
-            "x",
-            "allow-all-in",
-            json!({"podSelector": {}, "ingress": [{}]}),
-        )],
-        &[(
-            "y/a -> x/a 81/SCTP",
-            true,
-            "ingress: [{}] allows everything in",
-        )],
     );
 }
 

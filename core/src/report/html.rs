@@ -129,6 +129,58 @@ pub fn escape(s: &str) -> String {
 
 pub fn render(report: &Report) -> String {
     let mut h = String::with_capacity(256 * 1024);
+    document_head(&mut h, report);
+    let sections = Sections::of(report);
+    page_header(&mut h, report, &sections);
+
+    tag_table(&mut h, report);
+
+    h.push_str(
+        "<section id=legend>\n<h2>Reading the truth tables</h2>\n\
+         <p>One table per round and port/protocol: rows are sources (from), columns destinations (to). \
+         Hover a marked cell, or follow it, for the model's explanation.</p>\n",
+    );
+    legend(&mut h);
+    h.push_str("</section>\n");
+
+    scenario_sections(&mut h, report, &sections);
+    let _ = write!(h, "<script>{JS}</script>\n</body>\n</html>\n");
+    h
+}
+
+/// The scenarios of a report, by the section of the page that shows them.
+struct Sections<'a> {
+    bad: Vec<(usize, &'a ScenarioResult)>,
+    passed: Vec<(usize, &'a ScenarioResult)>,
+    unsupported: Vec<(usize, &'a ScenarioResult)>,
+    checks: Vec<(usize, &'a ScenarioResult)>,
+}
+
+impl<'a> Sections<'a> {
+    fn of(report: &'a Report) -> Self {
+        let of = |status: Status| {
+            report
+                .scenarios
+                .iter()
+                .enumerate()
+                .filter(move |(_, r)| r.status == status && !r.is_loader_check())
+        };
+        Sections {
+            bad: of(Status::Fail).chain(of(Status::Error)).collect(),
+            passed: of(Status::Pass).collect(),
+            unsupported: of(Status::Unsupported).collect(),
+            checks: report
+                .scenarios
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_loader_check())
+                .collect(),
+        }
+    }
+}
+
+/// From the doctype to `<body>`: the title names the enforcer and the verdict.
+fn document_head(h: &mut String, report: &Report) {
     let s = &report.summary;
     let who = report
         .enforcer
@@ -148,7 +200,11 @@ pub fn render(report: &Report) -> String {
         escape(&who),
         escape(&verdict)
     );
+}
 
+/// The `<header>`: the run's facts, the totals and the links to the sections.
+fn page_header(h: &mut String, report: &Report, sections: &Sections<'_>) {
+    let s = &report.summary;
     h.push_str("<header>\n<h1>netpol conformance report</h1>\n<div class=w><table class=kv>\n");
     for (k, v) in header_rows(report) {
         let _ = writeln!(h, "<tr><th scope=row>{k}</th><td>{}</td></tr>", escape(&v));
@@ -195,46 +251,32 @@ pub fn render(report: &Report) -> String {
         );
     }
 
-    let of = |status: Status| {
-        report
-            .scenarios
-            .iter()
-            .enumerate()
-            .filter(move |(_, r)| r.status == status && !r.is_loader_check())
-    };
-    let bad: Vec<(usize, &ScenarioResult)> = of(Status::Fail).chain(of(Status::Error)).collect();
-    let passed: Vec<(usize, &ScenarioResult)> = of(Status::Pass).collect();
-    let unsupported: Vec<(usize, &ScenarioResult)> = of(Status::Unsupported).collect();
-    let checks: Vec<(usize, &ScenarioResult)> = report
-        .scenarios
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.is_loader_check())
-        .collect();
-
     h.push_str("<p class=nav id=nav>Sections: <a href=\"#tags\">by tag</a>");
     for (id, title, n) in [
-        ("bad", "failures and errors", bad.len()),
-        ("pass", "passed", passed.len()),
-        ("unsup", "unsupported (declared)", unsupported.len()),
-        ("loader", "loader checks", checks.len()),
+        ("bad", "failures and errors", sections.bad.len()),
+        ("pass", "passed", sections.passed.len()),
+        (
+            "unsup",
+            "unsupported (declared)",
+            sections.unsupported.len(),
+        ),
+        ("loader", "loader checks", sections.checks.len()),
     ] {
         if n > 0 {
             let _ = write!(h, " · <a href=\"#{id}\">{title} ({n})</a>");
         }
     }
     h.push_str("</p>\n</header>\n");
+}
 
-    tag_table(&mut h, report);
-
-    h.push_str(
-        "<section id=legend>\n<h2>Reading the truth tables</h2>\n\
-         <p>One table per round and port/protocol: rows are sources (from), columns destinations (to). \
-         Hover a marked cell, or follow it, for the model's explanation.</p>\n",
-    );
-    legend(&mut h);
-    h.push_str("</section>\n");
-
+/// The scenarios, section by section: failures and errors open, the rest closed.
+fn scenario_sections(h: &mut String, report: &Report, sections: &Sections<'_>) {
+    let Sections {
+        bad,
+        passed,
+        unsupported,
+        checks,
+    } = sections;
     let observer = match report.mode {
         Mode::Run => "enforcer",
         Mode::Simulate => "model",
@@ -247,7 +289,7 @@ pub fn render(report: &Report) -> String {
         );
         if bad.len() > 1 {
             h.push_str("<ol class=ix>");
-            for (i, r) in &bad {
+            for (i, r) in bad {
                 let _ = write!(
                     h,
                     "<li><a href=\"#s{i}\">{}</a> {}</li>",
@@ -257,15 +299,15 @@ pub fn render(report: &Report) -> String {
             }
             h.push_str("</ol>\n");
         }
-        for (i, r) in &bad {
-            scenario(&mut h, *i, r, true, observer);
+        for (i, r) in bad {
+            scenario(h, *i, r, true, observer);
         }
         h.push_str("</section>\n");
     }
     if !passed.is_empty() {
         let _ = writeln!(h, "<section id=pass>\n<h2>Passed ({})</h2>", passed.len());
-        for (i, r) in &passed {
-            scenario(&mut h, *i, r, false, observer);
+        for (i, r) in passed {
+            scenario(h, *i, r, false, observer);
         }
         h.push_str("</section>\n");
     }
@@ -276,8 +318,8 @@ pub fn render(report: &Report) -> String {
              <p>Not run: these scenarios need a feature the implementation declares unsupported. Not failures.</p>",
             unsupported.len()
         );
-        for (i, r) in &unsupported {
-            scenario(&mut h, *i, r, false, observer);
+        for (i, r) in unsupported {
+            scenario(h, *i, r, false, observer);
         }
         h.push_str("</section>\n");
     }
@@ -289,13 +331,11 @@ pub fn render(report: &Report) -> String {
              No enforcer is involved: these are not counted with its scenarios.</p>",
             checks.len()
         );
-        for (i, r) in &checks {
-            scenario(&mut h, *i, r, r.status != Status::Pass, observer);
+        for (i, r) in checks {
+            scenario(h, *i, r, r.status != Status::Pass, observer);
         }
         h.push_str("</section>\n");
     }
-    let _ = write!(h, "<script>{JS}</script>\n</body>\n</html>\n");
-    h
 }
 
 fn badge(status: Status) -> &'static str {

@@ -6,6 +6,7 @@ pub mod markdown;
 pub mod terminal;
 pub mod truth_table;
 
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use crate::results::{Counts, Mode, Report};
@@ -29,7 +30,7 @@ pub fn counts(c: &Counts) -> String {
         c.passed, c.failed, c.errors
     );
     if c.unsupported > 0 {
-        text.push_str(&format!(", {} unsupported (declared)", c.unsupported));
+        let _ = write!(text, ", {} unsupported (declared)", c.unsupported);
     }
     text
 }

@@ -57,10 +57,11 @@ pub fn run_header(
             .to_string(),
     };
     if !unsupported.is_empty() {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             " (declared unsupported: {})",
             crate::features::list(unsupported)
-        ));
+        );
     }
     text
 }

@@ -320,8 +320,34 @@ impl Builder<'_> {
                 format!("at most {} nodes are supported", cluster::MAX_NODES),
             );
         }
+        let nodes = self.cluster_nodes(&path, raw.nodes, &mut addresses);
+        let namespaces = self.cluster_namespaces(&path, raw.namespaces);
+        let (pods, pinned) =
+            self.cluster_pods(&path, raw.pods, &nodes, &namespaces, &mut addresses);
+        let externals = self.cluster_externals(&path, raw.externals, &mut addresses);
+
+        if self.problems.len() > before {
+            return None;
+        }
+        let mut cluster = Cluster {
+            nodes,
+            namespaces,
+            pods,
+            externals,
+        };
+        cluster.allocate_pod_addresses(&pinned);
+        Some(cluster)
+    }
+
+    /// `cluster.nodes`: names, addresses (given or default) and ports.
+    fn cluster_nodes(
+        &mut self,
+        path: &FieldPath,
+        raw: Vec<RawNode>,
+        addresses: &mut HashMap<Ipv4Addr, FieldPath>,
+    ) -> Vec<ClusterNode> {
         let mut nodes = Vec::new();
-        for (i, n) in raw.nodes.into_iter().enumerate() {
+        for (i, n) in raw.into_iter().enumerate() {
             let p = path.child("nodes").index(i);
             self.object_name(
                 &p.child("name"),
@@ -333,7 +359,9 @@ impl Builder<'_> {
                 "node",
             );
             let ip = match &n.ip {
-                Some(ip) => self.address(&p.child("ip"), ip, &mut addresses),
+                Some(ip) => self.address(&p.child("ip"), ip, addresses),
+                // Past the limit (reported by the caller) there is no default address.
+                None if i >= cluster::MAX_NODES => Ipv4Addr::UNSPECIFIED,
                 None => {
                     let ip = cluster::default_node_ip(i);
                     // An earlier node may have been given this one's default.
@@ -359,8 +387,13 @@ impl Builder<'_> {
             });
         }
 
+        nodes
+    }
+
+    /// `cluster.namespaces`: names and labels.
+    fn cluster_namespaces(&mut self, path: &FieldPath, raw: Vec<RawNamespace>) -> Vec<Namespace> {
         let mut namespaces: Vec<Namespace> = Vec::new();
-        for (i, ns) in raw.namespaces.into_iter().enumerate() {
+        for (i, ns) in raw.into_iter().enumerate() {
             let p = path.child("namespaces").index(i);
             for msg in validation::dns1123_label_errors(&ns.name) {
                 self.problem(
@@ -381,9 +414,22 @@ impl Builder<'_> {
             });
         }
 
+        namespaces
+    }
+
+    /// `cluster.pods`, with the addresses pinned by the file (`None`: to be
+    /// allocated), and whether each node's pod range has room for the rest.
+    fn cluster_pods(
+        &mut self,
+        path: &FieldPath,
+        raw: Vec<RawPod>,
+        nodes: &[ClusterNode],
+        namespaces: &[Namespace],
+        addresses: &mut HashMap<Ipv4Addr, FieldPath>,
+    ) -> (Vec<Pod>, Vec<Option<Ipv4Addr>>) {
         let mut pods: Vec<Pod> = Vec::new();
         let mut pinned = Vec::new();
-        for (i, pod) in raw.pods.into_iter().enumerate() {
+        for (i, pod) in raw.into_iter().enumerate() {
             let p = path.child("pods").index(i);
             for msg in validation::dns1123_subdomain_errors(&pod.name) {
                 self.problem(
@@ -423,7 +469,7 @@ impl Builder<'_> {
             pinned.push(
                 pod.ip
                     .as_ref()
-                    .map(|ip| self.address(&p.child("ip"), ip, &mut addresses)),
+                    .map(|ip| self.address(&p.child("ip"), ip, addresses)),
             );
             let ports = self.ports(&p.child("ports"), pod.ports, true);
             pods.push(Pod {
@@ -453,8 +499,18 @@ impl Builder<'_> {
             }
         }
 
+        (pods, pinned)
+    }
+
+    /// `cluster.externals`: names, addresses and ports.
+    fn cluster_externals(
+        &mut self,
+        path: &FieldPath,
+        raw: Vec<RawExternal>,
+        addresses: &mut HashMap<Ipv4Addr, FieldPath>,
+    ) -> Vec<External> {
         let mut externals: Vec<External> = Vec::new();
-        for (i, ext) in raw.externals.into_iter().enumerate() {
+        for (i, ext) in raw.into_iter().enumerate() {
             let p = path.child("externals").index(i);
             self.object_name(
                 &p.child("name"),
@@ -462,7 +518,7 @@ impl Builder<'_> {
                 &externals.iter().map(|x| x.name.clone()).collect::<Vec<_>>(),
                 "external",
             );
-            let ip = self.address(&p.child("ip"), &ext.ip, &mut addresses);
+            let ip = self.address(&p.child("ip"), &ext.ip, addresses);
             let ports = self.ports(&p.child("ports"), ext.ports, false);
             externals.push(External {
                 name: ext.name,
@@ -471,17 +527,7 @@ impl Builder<'_> {
             });
         }
 
-        if self.problems.len() > before {
-            return None;
-        }
-        let mut cluster = Cluster {
-            nodes,
-            namespaces,
-            pods,
-            externals,
-        };
-        cluster.allocate_pod_addresses(&pinned);
-        Some(cluster)
+        externals
     }
 
     /// A node or external name: a DNS label (it is written in peers as `ext:NAME`).

@@ -184,10 +184,11 @@ impl<'de> Deserialize<'de> for Node {
                 line: loc.line(),
                 column: loc.column(),
             },
-            span: span
-                .byte_offset()
-                .zip(span.byte_len())
-                .map(|(o, l)| (o as usize, l as usize)),
+            span: span.byte_offset().zip(span.byte_len()).map(|(o, l)| {
+                // Offsets into the source text, which is in memory.
+                let fits = |n: u64| usize::try_from(n).expect("an in-memory offset");
+                (fits(o), fits(l))
+            }),
         })
     }
 }

@@ -9,6 +9,7 @@
 //! line it must be reported at, the start of its message, and an edit that
 //! removes the problem: the edited file must load.
 
+use std::fmt::Write;
 use std::path::Path;
 
 use super::{LoadError, load_str};
@@ -47,7 +48,7 @@ fn case(
 fn nodes(count: usize) -> String {
     let mut text = String::from("name: s\ncluster:\n  nodes:\n");
     for i in 1..=count {
-        text.push_str(&format!("  - {{name: n{i}}}\n"));
+        let _ = writeln!(text, "  - {{name: n{i}}}");
     }
     text + "  namespaces: [{name: x}]\n"
 }
@@ -58,7 +59,7 @@ fn pods(count: usize) -> String {
         "name: s\ncluster:\n  nodes: [{name: n1}]\n  namespaces: [{name: x}]\n  pods:\n",
     );
     for i in 1..=count {
-        text.push_str(&format!("  - {{name: p{i}, namespace: x}}\n"));
+        let _ = writeln!(text, "  - {{name: p{i}, namespace: x}}");
     }
     text
 }
@@ -79,6 +80,7 @@ fn with_policy_x_p(rest: &[&'static str]) -> Vec<&'static str> {
 }
 
 #[rustfmt::skip]
+#[allow(clippy::too_many_lines, reason = "a table of cases, one entry per problem; no logic to split")]
 fn cases() -> Vec<Case> {
     let mut cases = vec![
         // ---- YAML, and the format as raw.rs reads it --------------------

@@ -195,7 +195,7 @@ fn parse_ipv4(s: &[u8]) -> Option<[u8; 4]> {
                 if i == 0 || i == s.len() - 1 || s[i - 1] == b'.' || pos == 3 {
                     return None;
                 }
-                fields[pos] = val as u8;
+                fields[pos] = u8::try_from(val).expect("at most 255, checked above");
                 pos += 1;
                 val = 0;
                 digits = 0;
@@ -206,7 +206,7 @@ fn parse_ipv4(s: &[u8]) -> Option<[u8; 4]> {
     if pos < 3 {
         return None;
     }
-    fields[3] = val as u8;
+    fields[3] = u8::try_from(val).expect("at most 255, checked above");
     Some(fields)
 }
 
@@ -259,8 +259,8 @@ fn parse_ipv6(input: &[u8]) -> Option<[u8; 16]> {
             i += 4;
             break;
         }
-        ip[i] = (acc >> 8) as u8;
-        ip[i + 1] = acc as u8;
+        let group = u16::try_from(acc).expect("at most 4 hex digits, checked above");
+        ip[i..i + 2].copy_from_slice(&group.to_be_bytes());
         i += 2;
         s = &s[off..];
         if s.is_empty() {

@@ -321,7 +321,7 @@ mod tests {
     use super::*;
     use crate::validation::names::dns1123_subdomain_errors_with_prefix;
 
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
+    fn strings(errs: &[FieldError]) -> Vec<String> {
         errs.iter().map(ToString::to_string).collect()
     }
 
@@ -334,7 +334,7 @@ mod tests {
     }
 
     fn check_meta(m: &ObjectMeta) -> Vec<String> {
-        strings(validate_object_meta(
+        strings(&validate_object_meta(
             m,
             dns1123_subdomain_errors_with_prefix,
             &FieldPath::new("metadata"),
@@ -619,7 +619,7 @@ mod tests {
         ];
         for (r, want, why) in cases {
             assert_eq!(
-                strings(validate_label_selector_requirement(&r, &p)),
+                strings(&validate_label_selector_requirement(&r, &p)),
                 want,
                 "{why}"
             );

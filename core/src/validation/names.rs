@@ -7,6 +7,8 @@
 //! objects by `util/validation`, whose message says characters. Both count
 //! bytes, as Go's `len` does.
 
+use std::fmt::Write;
+
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_KEY_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_KEY_MAX: usize = 63;
@@ -48,9 +50,9 @@ fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
         if i > 0 {
             s.push_str(" or ");
         }
-        s.push_str(&format!("'{e}', "));
+        let _ = write!(s, "'{e}', ");
     }
-    s.push_str(&format!("regex used for validation is '{fmt}')"));
+    let _ = write!(s, "regex used for validation is '{fmt}')");
     s
 }
 

@@ -210,7 +210,7 @@ mod tests {
     use k8s_openapi::api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
+    fn strings(errs: &[FieldError]) -> Vec<String> {
         errs.iter().map(ToString::to_string).collect()
     }
 
@@ -307,7 +307,7 @@ mod tests {
             ),
         ];
         for (b, want, why) in cases {
-            assert_eq!(strings(validate_ip_block(&b, &p)), want, "{why}");
+            assert_eq!(strings(&validate_ip_block(&b, &p)), want, "{why}");
         }
     }
 
@@ -439,7 +439,7 @@ mod tests {
             ),
         ];
         for (pt, want, why) in cases {
-            assert_eq!(strings(validate_port(&pt, &p)), want, "{why}");
+            assert_eq!(strings(&validate_port(&pt, &p)), want, "{why}");
         }
     }
 
@@ -498,7 +498,7 @@ mod tests {
             ),
         ];
         for (pr, want, why) in cases {
-            assert_eq!(strings(validate_peer(&pr, &p)), want, "{why}");
+            assert_eq!(strings(&validate_peer(&pr, &p)), want, "{why}");
         }
     }
 
@@ -544,7 +544,7 @@ mod tests {
             ),
         ];
         for (spec, want, why) in cases {
-            assert_eq!(strings(validate_spec(&spec, &p)), want, "{why}");
+            assert_eq!(strings(&validate_spec(&spec, &p)), want, "{why}");
         }
     }
 

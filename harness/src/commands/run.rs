@@ -1,5 +1,6 @@
 //! `netpol run`: the suite in labs, against an enforcer.
 
+use std::fmt::Write;
 use std::io::BufRead;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use netpol::suite;
 use super::{Failure, Result, check_report_dir, finish, usage};
 use crate::RunArgs;
 
-pub fn run(args: RunArgs, verbosity: Verbosity) -> Result {
+pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
     let files = suite::discover(&args.paths).map_err(usage)?;
     if !(args.enforcer_timeout > 0.0 && args.enforcer_timeout < 1e6) {
         return Err(usage(anyhow::anyhow!(
@@ -107,10 +108,7 @@ async fn show(console: &mut Console, event: Event, nsenter: &str) {
                 "lab of {scenario} ready for round {round} (synced, about to probe): enter a namespace with\n"
             );
             for (name, path) in namespaces {
-                text.push_str(&format!(
-                    "  {nsenter} --net={} bash   # {name}\n",
-                    path.display()
-                ));
+                let _ = writeln!(text, "  {nsenter} --net={} bash   # {name}", path.display());
             }
             text.push_str("press Enter to continue\n");
             console.note(&text);

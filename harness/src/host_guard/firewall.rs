@@ -257,7 +257,7 @@ fn nf_tables_generation() -> io::Result<u32> {
     request.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
     request.extend_from_slice(&1u32.to_ne_bytes()); // seq
     request.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
-    request.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]); // nfgenmsg: family, version, res_id
+    request.extend_from_slice(&[0, 0, 0, 0]); // nfgenmsg: family AF_UNSPEC (0), version, res_id
     // Unconnected netlink sends go to the kernel.
     socket.send(&request)?;
     let mut buf = vec![0u8; 8192];
@@ -277,7 +277,9 @@ fn parse_generation(reply: &[u8]) -> io::Result<u32> {
     let kind = u16_at(reply, 4).ok_or_else(|| bad("short reply"))?;
     let message = reply.get(..len).ok_or_else(|| bad("truncated reply"))?;
     if kind == NLMSG_ERROR {
-        let errno = u32_at(message, 16).ok_or_else(|| bad("short error"))? as i32;
+        let errno = u32_at(message, 16)
+            .ok_or_else(|| bad("short error"))?
+            .cast_signed();
         return Err(io::Error::from_raw_os_error(-errno));
     }
     if kind != (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN {
@@ -395,7 +397,8 @@ table ip filter {
 
     fn netlink_message(kind: u16, payload: &[u8]) -> Vec<u8> {
         let mut m = Vec::new();
-        m.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        let len = u32::try_from(16 + payload.len()).expect("a netlink request fits in u32");
+        m.extend_from_slice(&len.to_ne_bytes());
         m.extend_from_slice(&kind.to_ne_bytes());
         m.extend_from_slice(&[0; 10]);
         m.extend_from_slice(payload);

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::fmt::Write as _;
 use std::io;
 
 use nix::sys::socket::{setsockopt, sockopt};
@@ -30,7 +31,7 @@ pub(super) fn lines() -> io::Result<Vec<String>> {
     setsockopt(&socket, sockopt::ReceiveTimeout, &TimeVal::new(5, 0)).map_err(io::Error::from)?;
     let mut dumper = Dumper { socket, seq: 0 };
     let links: Vec<LinkMessage> = dumper
-        .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?
+        .dump(&RouteNetlinkMessage::GetLink(LinkMessage::default()))?
         .into_iter()
         .filter_map(|m| match m {
             RouteNetlinkMessage::NewLink(l) => Some(l),
@@ -38,7 +39,7 @@ pub(super) fn lines() -> io::Result<Vec<String>> {
         })
         .collect();
     let addresses: Vec<AddressMessage> = dumper
-        .dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?
+        .dump(&RouteNetlinkMessage::GetAddress(AddressMessage::default()))?
         .into_iter()
         .filter_map(|m| match m {
             RouteNetlinkMessage::NewAddress(a) => Some(a),
@@ -53,7 +54,7 @@ pub(super) fn lines() -> io::Result<Vec<String>> {
         r.header.address_family = family;
         routes.extend(
             dumper
-                .dump(RouteNetlinkMessage::GetRoute(r))?
+                .dump(&RouteNetlinkMessage::GetRoute(r))?
                 .into_iter()
                 .filter_map(|m| match m {
                     RouteNetlinkMessage::NewRoute(r) => Some(r),
@@ -64,7 +65,7 @@ pub(super) fn lines() -> io::Result<Vec<String>> {
         r.header.family = family;
         rules.extend(
             dumper
-                .dump(RouteNetlinkMessage::GetRule(r))?
+                .dump(&RouteNetlinkMessage::GetRule(r))?
                 .into_iter()
                 .filter_map(|m| match m {
                     RouteNetlinkMessage::NewRule(r) => Some(r),
@@ -104,7 +105,7 @@ struct Dumper {
 impl Dumper {
     /// Every message of a dump; a dump the kernel marks interrupted (the
     /// table changed meanwhile) is taken again.
-    fn dump(&mut self, request: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+    fn dump(&mut self, request: &RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
         for _ in 0..3 {
             if let Some(messages) = self.dump_once(request.clone())? {
                 return Ok(messages);
@@ -267,7 +268,7 @@ fn route_address(a: &RouteAddress) -> String {
 /// in this order whatever the order of the attributes.
 fn route_line(r: &RouteMessage, name: &dyn Fn(u32) -> String) -> String {
     let h = &r.header;
-    let mut table = h.table as u32;
+    let mut table = u32::from(h.table);
     let mut dst = if h.address_family == AddressFamily::Inet6 {
         "::".to_string()
     } else {
@@ -339,12 +340,16 @@ fn next_hop(hop: &RouteNextHop, name: &dyn Fn(u32) -> String) -> String {
     let mut s = format!(
         "nexthop dev {} weight {}",
         name(hop.interface_index),
-        hop.hops as u32 + 1
+        u32::from(hop.hops) + 1
     );
     for a in &hop.attributes {
         match a {
-            RouteAttribute::Gateway(g) => s.push_str(&format!(" via {}", route_address(g))),
-            other => s.push_str(&format!(" {}", lower(other))),
+            RouteAttribute::Gateway(g) => {
+                let _ = write!(s, " via {}", route_address(g));
+            }
+            other => {
+                let _ = write!(s, " {}", lower(other));
+            }
         }
     }
     s
@@ -360,7 +365,7 @@ fn rule_line(r: &RuleMessage) -> String {
         "0.0.0.0"
     };
     let (mut priority, mut from, mut to) = (0, format!("{any}/0"), format!("{any}/0"));
-    let mut table = h.table as u32;
+    let mut table = u32::from(h.table);
     let (mut mark, mut mask) = (None, None);
     let mut parts = Vec::new();
     for a in &r.attributes {

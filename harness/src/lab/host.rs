@@ -201,8 +201,9 @@ impl Host {
     fn fresh_port(&self) -> u16 {
         loop {
             let n = self.next_port.fetch_add(1, Ordering::Relaxed);
-            let port =
-                CLIENT_PORTS.start + (n % u32::from(CLIENT_PORTS.end - CLIENT_PORTS.start)) as u16;
+            let span = CLIENT_PORTS.end - CLIENT_PORTS.start;
+            let offset = u16::try_from(n % u32::from(span)).expect("below span, a u16");
+            let port = CLIENT_PORTS.start + offset;
             let served = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
                 .iter()
                 .any(|&p| self.serves(port, p));
@@ -236,7 +237,7 @@ impl Host {
         .await
         {
             Ok(Ok(_)) => Attempt::Allowed,
-            Ok(Err(e)) => refused(e),
+            Ok(Err(e)) => refused(&e),
             Err(_) => Attempt::Denied(format!("no handshake within {timeout:?}")),
         }
     }
@@ -255,7 +256,7 @@ impl Host {
         }
         let request = format!("netpol probe {} -> {dst}:{port}", self.ip);
         if let Err(e) = udp.send(request.as_bytes()).await {
-            return refused(e);
+            return refused(&e);
         }
         let mut buf = [0u8; 512];
         match tokio::time::timeout(timeout, udp.recv(&mut buf)).await {
@@ -263,7 +264,7 @@ impl Host {
             Ok(Ok(_)) => {
                 Attempt::Error("UDP: an answer that is not the echo of the request".into())
             }
-            Ok(Err(e)) => refused(e),
+            Ok(Err(e)) => refused(&e),
             Err(_) => Attempt::Denied(format!("no UDP answer within {timeout:?}")),
         }
     }
@@ -271,7 +272,7 @@ impl Host {
 
 /// Errors that mean something on the path refused the probe: a TCP reset
 /// or an ICMP unreachable. Anything else is a failure of the lab.
-fn refused(e: io::Error) -> Attempt {
+fn refused(e: &io::Error) -> Attempt {
     match e.kind() {
         io::ErrorKind::ConnectionRefused
         | io::ErrorKind::ConnectionReset

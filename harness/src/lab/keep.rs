@@ -2,6 +2,7 @@
 //! names them), so that they outlive the run for inspection. Only on
 //! request: a named namespace is the one thing a killed run could leave.
 
+use std::fmt::Write;
 use std::io;
 use std::path::Path;
 
@@ -23,14 +24,17 @@ impl Kept {
             "lab kept (its servers stopped with the run; namespaces, links, routes and rules remain):\n",
         );
         for name in &self.names {
-            s.push_str(&format!("  ip netns exec {name} bash\n"));
+            let _ = writeln!(s, "  ip netns exec {name} bash");
         }
         let prefix = self
             .names
             .first()
             .and_then(|n| n.split("-fabric-").next())
             .unwrap_or("netpol-");
-        s.push_str(&format!("remove it with: ip netns list | awk '/^{prefix}-/ {{print $1}}' | xargs -rn1 ip netns del"));
+        let _ = write!(
+            s,
+            "remove it with: ip netns list | awk '/^{prefix}-/ {{print $1}}' | xargs -rn1 ip netns del"
+        );
         s
     }
 }

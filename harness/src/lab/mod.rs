@@ -350,11 +350,21 @@ async fn wire(
             .add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n))
             .await?;
     }
-    // Nothing may be sent before every veth end can transmit (see
-    // `topology`): both ends of every link, all at once.
-    let ends = (0..nodes.len())
-        .map(|i| (&fabric_nl, ifindex::fabric_node(i)))
-        .chain((0..externals.len()).map(|k| (&fabric_nl, ifindex::fabric_external(k))))
+    wait_all_up(cluster, &fabric_nl, &node_nl, &pod_nl, &ext_nl).await
+}
+
+/// Nothing may be sent before every veth end can transmit (see
+/// `topology`): both ends of every link, all at once.
+async fn wait_all_up(
+    cluster: &Cluster,
+    fabric_nl: &Netlink,
+    node_nl: &[Netlink],
+    pod_nl: &[Netlink],
+    ext_nl: &[Netlink],
+) -> io::Result<()> {
+    let ends = (0..node_nl.len())
+        .map(|i| (fabric_nl, ifindex::fabric_node(i)))
+        .chain((0..ext_nl.len()).map(|k| (fabric_nl, ifindex::fabric_external(k))))
         .chain(
             cluster
                 .pods
@@ -365,8 +375,8 @@ async fn wire(
         .chain(
             node_nl
                 .iter()
-                .chain(&pod_nl)
-                .chain(&ext_nl)
+                .chain(pod_nl)
+                .chain(ext_nl)
                 .map(|nl| (nl, ifindex::UPLINK)),
         );
     try_join_all(ends.map(|(nl, index)| nl.wait_operational(index, LINK_UP_LIMIT))).await?;

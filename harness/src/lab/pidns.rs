@@ -77,7 +77,7 @@ impl PidNs {
                         return;
                     }
                 };
-                let pid = init.id() as i32;
+                let pid = pid_t(init.id());
                 match namespace_id(pid) {
                     Ok(id) => {
                         let _ = ready_tx.send(Ok((pid, id)));
@@ -186,6 +186,12 @@ fn start_init() -> io::Result<Child> {
         .spawn()
 }
 
+/// A process id as the kernel's `pid_t`. Linux hands out pids up to
+/// `PID_MAX_LIMIT` (2^22), so every real one fits.
+pub fn pid_t(id: u32) -> i32 {
+    i32::try_from(id).expect("pids are at most 2^22 (PID_MAX_LIMIT)")
+}
+
 fn namespace_id(pid: i32) -> io::Result<(u64, u64)> {
     let m = fs::metadata(format!("/proc/{pid}/ns/pid"))?;
     Ok((m.dev(), m.ino()))
@@ -239,9 +245,9 @@ mod tests {
 
     #[test]
     fn the_host_namespace_has_members_and_an_unknown_one_none() {
-        let me = namespace_id(std::process::id() as i32).expect("our own namespace");
+        let me = namespace_id(pid_t(std::process::id())).expect("our own namespace");
         let here = members(me, 0);
-        let pid = std::process::id() as i32;
+        let pid = pid_t(std::process::id());
         let own = here.iter().find(|p| p.pid == pid).expect("this process");
         assert!(!own.command.is_empty());
         assert!(members((me.0, me.1.wrapping_add(1)), 0).is_empty());

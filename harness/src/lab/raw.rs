@@ -243,7 +243,7 @@ async fn receive_icmp(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
         let Ok(inner) = Ipv4HeaderSlice::from_slice(quoted) else {
             continue;
         };
-        if inner.protocol() != IpNumber(IPPROTO_SCTP as u8) {
+        if inner.protocol() != IpNumber::SCTP {
             continue;
         }
         let Some((src_port, dst_port, _)) = Packet::quoted(&quoted[inner.slice().len()..]) else {
@@ -268,10 +268,11 @@ async fn receive_icmp(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
 fn random_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
+    h.write_u128(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
+            .map_or(0, |d| d.as_nanos()),
     );
-    h.finish() as u32
+    // Any 32 bits of the hash will do: keep the low ones.
+    u32::try_from(h.finish() & u64::from(u32::MAX)).expect("masked to 32 bits")
 }

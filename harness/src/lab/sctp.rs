@@ -81,7 +81,9 @@ impl Packet {
         b.extend_from_slice(&[0; 4]); // checksum, filled below
         b.push(kind);
         b.push(0); // flags
-        b.extend_from_slice(&(chunk_len as u16).to_be_bytes());
+        let chunk_len =
+            u16::try_from(chunk_len).expect("the fixed INIT fields and our short cookie");
+        b.extend_from_slice(&chunk_len.to_be_bytes());
         b.extend_from_slice(&tag.to_be_bytes());
         b.extend_from_slice(&65_535u32.to_be_bytes()); // a_rwnd
         b.extend_from_slice(&1u16.to_be_bytes()); // outbound streams
@@ -89,7 +91,8 @@ impl Packet {
         b.extend_from_slice(&tag.to_be_bytes()); // initial TSN
         if !cookie.is_empty() {
             b.extend_from_slice(&PARAM_STATE_COOKIE.to_be_bytes());
-            b.extend_from_slice(&(param_len as u16).to_be_bytes());
+            let param_len = u16::try_from(param_len).expect("our short cookie");
+            b.extend_from_slice(&param_len.to_be_bytes());
             b.extend_from_slice(cookie);
         }
         // Chunks are padded to 4 bytes (the padding is not in the length).

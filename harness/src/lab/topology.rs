@@ -36,21 +36,27 @@ pub mod ifindex {
     pub const UPLINK: u32 = 2;
     /// In a node namespace: the veth of pod `j` (global pod index).
     pub fn pod_veth(j: usize) -> u32 {
-        1000 + j as u32
+        1000 + super::index_u32(j)
     }
     /// In the fabric namespace: the link to node `i`.
     pub fn fabric_node(i: usize) -> u32 {
-        100 + i as u32
+        100 + super::index_u32(i)
     }
     /// In the fabric namespace: the link to external `k`.
     pub fn fabric_external(k: usize) -> u32 {
-        10_000 + k as u32
+        10_000 + super::index_u32(k)
     }
+}
+
+/// A node, pod or external index of the lab's cluster as a `u32` (for
+/// interface indexes and MACs): clusters are far smaller than 2^32.
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).expect("a cluster has far fewer than 2^32 members")
 }
 
 /// Deterministic MAC addresses: locally administered, `02:<role>:<index>`.
 pub fn mac(role: u8, index: usize) -> Vec<u8> {
-    let i = (index as u32).to_be_bytes();
+    let i = index_u32(index).to_be_bytes();
     vec![0x02, role, i[0], i[1], i[2], i[3]]
 }
 
@@ -68,7 +74,7 @@ pub fn pod_veth_name(j: usize) -> String {
     format!("veth{j}")
 }
 
-fn nl_err(ns: &str, what: &str, e: rtnetlink::Error) -> io::Error {
+fn nl_err(ns: &str, what: &str, e: &rtnetlink::Error) -> io::Error {
     io::Error::other(format!("{ns}: {what}: {e}"))
 }
 
@@ -96,7 +102,7 @@ impl Netlink {
             .set(msg)
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &format!("link {index} up"), e))
+            .map_err(|e| nl_err(&self.ns, &format!("link {index} up"), &e))
     }
 
     pub async fn lo_up(&self) -> io::Result<()> {
@@ -132,7 +138,7 @@ impl Netlink {
             .add(msg)
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &what, e))
+            .map_err(|e| nl_err(&self.ns, &what, &e))
     }
 
     pub async fn add_address(&self, index: u32, ip: Ipv4Addr) -> io::Result<()> {
@@ -141,7 +147,7 @@ impl Netlink {
             .add(index, IpAddr::V4(ip), 32)
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &format!("address {ip}/32"), e))
+            .map_err(|e| nl_err(&self.ns, &format!("address {ip}/32"), &e))
     }
 
     /// `dst/32 dev index scope link [src src]`.
@@ -163,7 +169,7 @@ impl Netlink {
             .add(b.build())
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/32"), e))
+            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/32"), &e))
     }
 
     /// `dst/prefix via gateway dev index`.
@@ -184,7 +190,7 @@ impl Netlink {
             .add(msg)
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/{prefix} via {gateway}"), e))
+            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/{prefix} via {gateway}"), &e))
     }
 
     /// A permanent neighbour entry: `ip` is at `mac` on link `index`.
@@ -196,7 +202,7 @@ impl Netlink {
             .state(NeighbourState::Permanent)
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &format!("neighbour {ip}"), e))
+            .map_err(|e| nl_err(&self.ns, &format!("neighbour {ip}"), &e))
     }
 
     /// The operational state of link `index` (`IFLA_OPERSTATE`).
@@ -214,7 +220,7 @@ impl Netlink {
             .execute()
             .try_next()
             .await
-            .map_err(|e| nl_err(&self.ns, &what, e))?
+            .map_err(|e| nl_err(&self.ns, &what, &e))?
             .ok_or_else(|| io::Error::other(format!("{}: {what}: no such link", self.ns)))?;
         Ok(link
             .attributes
@@ -235,7 +241,7 @@ impl Netlink {
         while let Some(link) = dump
             .try_next()
             .await
-            .map_err(|e| nl_err(&self.ns, "links", e))?
+            .map_err(|e| nl_err(&self.ns, "links", &e))?
         {
             let mut name = String::new();
             let mut state = State::Unknown;

@@ -91,7 +91,9 @@ fn state(policies: Vec<Value>) -> State {
 }
 
 fn policy(ns: &str, name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    let mut object = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}});
+    object["spec"] = spec;
+    object
 }
 
 #[test]
