@@ -345,7 +345,7 @@ async fn wait_operational_returns_once_link_watch_has_activated_the_link() {
         hub_nl
             .add_leaf_veth(
                 &format!("l{k}"),
-                100 + k as u32,
+                100 + u32::try_from(k).expect("few leaves"),
                 mac(0x40, k),
                 leaf,
                 mac(0x41, k),
@@ -354,14 +354,20 @@ async fn wait_operational_returns_once_link_watch_has_activated_the_link() {
             .expect("veth");
     }
     futures::future::try_join_all(leaf_nl.iter().enumerate().map(|(k, nl)| async move {
-        nl.configure_uplink(Ipv4Addr::new(10, 9, 0, 1 + k as u8), &mac(0x40, k))
-            .await
+        nl.configure_uplink(
+            Ipv4Addr::new(10, 9, 0, 1 + u8::try_from(k).expect("few leaves")),
+            &mac(0x40, k),
+        )
+        .await
     }))
     .await
     .expect("uplinks");
-    futures::future::try_join_all(
-        (0..LEAVES).map(|k| hub_nl.wait_operational(100 + k as u32, Duration::from_secs(10))),
-    )
+    futures::future::try_join_all((0..LEAVES).map(|k| {
+        hub_nl.wait_operational(
+            100 + u32::try_from(k).expect("few leaves"),
+            Duration::from_secs(10),
+        )
+    }))
     .await
     .expect("every hub end comes up");
     let down: Vec<String> = hub_nl
