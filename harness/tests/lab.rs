@@ -380,3 +380,28 @@ async fn wait_operational_returns_once_link_watch_has_activated_the_link() {
         .collect();
     assert!(down.is_empty(), "hub ends not up: {}", down.join(", "));
 }
+
+/// The kernel carries out a netlink request in the sending thread, where it
+/// waits for the routing lock; the lab's netlink connections are therefore
+/// driven by a runtime of their own, never by the one that runs the probe
+/// servers. Here a connection opened on a runtime keeps answering while
+/// that runtime is not running at all.
+#[test]
+fn netlink_connections_are_driven_off_the_runtime_that_opens_them() {
+    let ns = NetNs::create("t-netlink-rt").expect("namespace");
+    let current = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let opener = current();
+    let nl = opener.block_on(Netlink::open(&ns)).expect("netlink");
+    // `opener` is idle from here on.
+    let state = current()
+        .block_on(async { tokio::time::timeout(Duration::from_secs(5), nl.operstate(1)).await })
+        .expect("the request is answered although the opening runtime is idle")
+        .expect("lo");
+    assert_ne!(state, State::NotPresent);
+    drop(opener);
+}

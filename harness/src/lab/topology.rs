@@ -17,6 +17,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
@@ -85,10 +86,40 @@ pub struct Netlink {
     handle: Handle,
 }
 
+/// The runtime that drives every netlink connection of the lab. The kernel
+/// carries out a netlink request inside the thread that sends it, and there
+/// it waits for the routing lock (held by other labs being built or torn
+/// down, by link watch, ...): on the runtime that runs the probe servers,
+/// that wait would stall every server of every lab, and probes answered in
+/// userspace (UDP, SCTP) would come back late, as denials. Two threads:
+/// while one waits for the lock, the other still delivers answers.
+fn netlink_runtime() -> io::Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("netpol-netlink")
+                .enable_io()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| io::Error::other(format!("netlink runtime: {e}")))
+}
+
 impl Netlink {
     pub async fn open(ns: &NetNs) -> io::Result<Netlink> {
-        let (conn, handle, _) = ns.run_in_runtime(rtnetlink::new_connection).await??;
-        tokio::spawn(conn);
+        let runtime = netlink_runtime()?;
+        // The socket is made inside the namespace, registered with the
+        // netlink runtime, and driven there.
+        let (conn, handle, _) = ns
+            .run(move || {
+                let _entered = runtime.enter();
+                rtnetlink::new_connection()
+            })
+            .await??;
+        runtime.spawn(conn);
         Ok(Netlink {
             ns: ns.name().to_string(),
             handle,
