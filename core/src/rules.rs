@@ -121,6 +121,71 @@ pub const RULES: &[(&str, &str)] = &[
         "endport-range",
         "endPort: the inclusive range port..endPort",
     ),
+    // ClusterNetworkPolicy
+    (
+        "cnp-tiers",
+        "Admin CNPs, then NetworkPolicies, then Baseline CNPs, then allowed",
+    ),
+    (
+        "cnp-directions",
+        "egress decided at the source pod, ingress at the destination pod; a connection needs both",
+    ),
+    (
+        "cnp-priority-order",
+        "within a tier, the subject's policies in increasing priority",
+    ),
+    (
+        "cnp-rule-order",
+        "within a policy, the first rule (in written order) matching peer AND protocol decides",
+    ),
+    (
+        "cnp-accept",
+        "Accept: allowed in this direction, nothing later evaluated",
+    ),
+    (
+        "cnp-deny",
+        "Deny: denied in this direction, nothing later evaluated",
+    ),
+    (
+        "cnp-pass",
+        "Pass: the rest of the tier is skipped, the next tier decides",
+    ),
+    (
+        "cnp-networkpolicy-tier",
+        "NetworkPolicies isolating the pod decide finally; otherwise Baseline is evaluated",
+    ),
+    (
+        "cnp-same-priority",
+        "same tier and priority, different actions for the same traffic: implementation-defined",
+    ),
+    (
+        "cnp-subject",
+        "subject: namespaces, or pods (namespaceSelector AND podSelector)",
+    ),
+    (
+        "cnp-peer-pods",
+        "namespaces and pods peers select pods in any namespace, never nodes or externals",
+    ),
+    (
+        "cnp-peer-nodes",
+        "nodes peers: the addresses of the nodes whose labels are selected",
+    ),
+    (
+        "cnp-peer-networks",
+        "networks peers: CIDRs matched against any destination address, pods included",
+    ),
+    (
+        "cnp-protocols",
+        "protocols absent: all; otherwise tcp/udp/sctp with a port number or inclusive range",
+    ),
+    (
+        "cnp-named-port",
+        "destinationNamedPort: the destination pod's container port of that name and protocol",
+    ),
+    (
+        "cnp-self-traffic",
+        "a pod reaching its own address is not subject to ClusterNetworkPolicy",
+    ),
 ];
 
 /// The one-line summary of rule `id`, `None` for an unknown id.
