@@ -45,6 +45,10 @@ pub fn synthetic_cluster(pods: usize) -> Cluster {
     let mut rng = Rng(1);
     let nodes = (0..4)
         .map(|i| Node {
+            labels: crate::cluster::node_labels(
+                &format!("node-{}", i + 1),
+                crate::cluster::Labels::new(),
+            ),
             name: format!("node-{}", i + 1),
             ip: crate::cluster::default_node_ip(i),
             ports: standard_ports(),

@@ -13,6 +13,18 @@ use serde::{Deserialize, Serialize};
 /// Labels of a pod or namespace.
 pub type Labels = BTreeMap<String, String>;
 
+/// The labels every node carries, beside those a scenario gives it.
+pub const NODE_HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub const NODE_OS_LABEL: &str = "kubernetes.io/os";
+
+/// A node's labels: those written, plus `kubernetes.io/hostname: NAME` and
+/// `kubernetes.io/os: linux`, as the kubelet sets them.
+pub fn node_labels(name: &str, mut labels: Labels) -> Labels {
+    labels.insert(NODE_HOSTNAME_LABEL.to_string(), name.to_string());
+    labels.insert(NODE_OS_LABEL.to_string(), "linux".to_string());
+    labels
+}
+
 /// The label Kubernetes puts on every namespace.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -89,6 +101,8 @@ pub fn standard_ports() -> Vec<ContainerPort> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub name: String,
+    /// Includes `kubernetes.io/hostname` and `kubernetes.io/os`.
+    pub labels: Labels,
     pub ip: Ipv4Addr,
     /// What the node's own address serves, for `node:` probes.
     pub ports: Vec<ContainerPort>,
@@ -209,6 +223,7 @@ impl Cluster {
     pub fn standard() -> Cluster {
         let nodes: Vec<Node> = (1..=2u8)
             .map(|n| Node {
+                labels: node_labels(&format!("node-{n}"), Labels::new()),
                 name: format!("node-{n}"),
                 ip: default_node_ip(n as usize - 1),
                 ports: standard_ports(),

@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
+use netpol_protocol::cnp::ClusterNetworkPolicy;
 
 pub use netpol_protocol::Feature;
 
@@ -45,11 +46,44 @@ pub fn needed(s: &Scenario) -> BTreeSet<Feature> {
             needs.insert(Feature::NamedPorts);
         }
     }
+    for cnp in s.rounds.iter().flat_map(|r| &r.cluster_policies) {
+        needs.extend(cluster_policy_needs(&cnp.object));
+    }
     needs.extend(
         Feature::ALL
             .into_iter()
             .filter(|f| s.tags.iter().any(|t| t == f.name())),
     );
+    needs
+}
+
+/// The features a ClusterNetworkPolicy needs: the API as a whole, and the
+/// parts upstream's conformance profile lists apart.
+fn cluster_policy_needs(p: &ClusterNetworkPolicy) -> BTreeSet<Feature> {
+    let mut needs = BTreeSet::from([Feature::ClusterNetworkPolicy]);
+    let protocols = p
+        .spec
+        .ingress
+        .iter()
+        .filter_map(|r| r.protocols.as_ref())
+        .chain(p.spec.egress.iter().filter_map(|r| r.protocols.as_ref()))
+        .flatten();
+    for m in protocols {
+        if m.sctp.is_some() {
+            needs.insert(Feature::Sctp);
+        }
+        if m.destination_named_port.is_some() {
+            needs.insert(Feature::ClusterNetworkPolicyNamedPorts);
+        }
+    }
+    for peer in p.spec.egress.iter().flat_map(|r| &r.to) {
+        if peer.nodes.is_some() {
+            needs.insert(Feature::ClusterNetworkPolicyEgressNodePeers);
+        }
+        if peer.networks.is_some() {
+            needs.insert(Feature::ClusterNetworkPolicyEgressNetworkPeers);
+        }
+    }
     needs
 }
 

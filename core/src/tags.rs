@@ -35,6 +35,10 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("steps", "the scenario has steps"),
     ("upstream-e2e", "transcribed from the Kubernetes e2e tests"),
     (
+        "upstream-cnp",
+        "transcribed from network-policy-api's conformance tests",
+    ),
+    (
         "invalid",
         "a loader check: policies the API server rejects (`expectInvalid`)",
     ),
@@ -44,6 +48,22 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("sctp", "a policy names protocol SCTP"),
     ("endPort", "a policy uses endPort"),
     ("namedPorts", "a policy uses a named port"),
+    (
+        "ClusterNetworkPolicy",
+        "ClusterNetworkPolicy: tiers, priorities, Accept / Deny / Pass (the topic of cluster-network-policy/; needs the feature)",
+    ),
+    (
+        "ClusterNetworkPolicyNamedPorts",
+        "a ClusterNetworkPolicy uses destinationNamedPort",
+    ),
+    (
+        "ClusterNetworkPolicyEgressNodePeers",
+        "a ClusterNetworkPolicy uses nodes peers",
+    ),
+    (
+        "ClusterNetworkPolicyEgressNetworkPeers",
+        "a ClusterNetworkPolicy uses networks peers",
+    ),
     // Loader checks only.
     ("peers", "a rule's peer as a whole (from / to entries)"),
     ("metadata", "a policy's metadata: name, namespace, labels"),

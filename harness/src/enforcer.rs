@@ -405,6 +405,7 @@ pub fn document(lab: &Lab, lab_id: &str, round: &Round) -> State {
                 name: n.name.clone(),
                 netns: lab.host(Endpoint::Node(i)).ns.path().display().to_string(),
                 ip: n.ip,
+                labels: n.labels.clone(),
             })
             .collect(),
         namespaces: c
@@ -439,5 +440,10 @@ pub fn document(lab: &Lab, lab_id: &str, round: &Round) -> State {
             })
             .collect(),
         network_policies: round.policies.iter().map(|p| p.object.clone()).collect(),
+        cluster_network_policies: round
+            .cluster_policies
+            .iter()
+            .map(|p| p.object.clone())
+            .collect(),
     }
 }

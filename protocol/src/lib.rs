@@ -12,6 +12,8 @@
 
 #![deny(missing_docs)]
 
+pub mod cnp;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -36,11 +38,37 @@ pub enum Feature {
     /// Ports named after a container port: `port: http`.
     #[serde(rename = "namedPorts")]
     NamedPorts,
+    /// ClusterNetworkPolicy (`policy.networking.k8s.io/v1alpha2`) as a whole:
+    /// tiers, priorities, Accept / Deny / Pass, namespaces, pods and networks
+    /// peers (upstream's conformance feature of the same name).
+    #[serde(rename = "ClusterNetworkPolicy")]
+    ClusterNetworkPolicy,
+    /// `destinationNamedPort` in a ClusterNetworkPolicy (upstream's
+    /// conformance feature of the same name, experimental).
+    #[serde(rename = "ClusterNetworkPolicyNamedPorts")]
+    ClusterNetworkPolicyNamedPorts,
+    /// `nodes` egress peers in a ClusterNetworkPolicy (upstream's conformance
+    /// feature of the same name, experimental).
+    #[serde(rename = "ClusterNetworkPolicyEgressNodePeers")]
+    ClusterNetworkPolicyEgressNodePeers,
+    /// `networks` egress peers in a ClusterNetworkPolicy (standard upstream,
+    /// where the whole ClusterNetworkPolicy feature covers them; netpol names
+    /// them apart so that an implementation without them can say so).
+    #[serde(rename = "ClusterNetworkPolicyEgressNetworkPeers")]
+    ClusterNetworkPolicyEgressNetworkPeers,
 }
 
 impl Feature {
     /// Every feature, in the order documents list them.
-    pub const ALL: [Feature; 3] = [Feature::Sctp, Feature::EndPort, Feature::NamedPorts];
+    pub const ALL: [Feature; 7] = [
+        Feature::Sctp,
+        Feature::EndPort,
+        Feature::NamedPorts,
+        Feature::ClusterNetworkPolicy,
+        Feature::ClusterNetworkPolicyNamedPorts,
+        Feature::ClusterNetworkPolicyEgressNodePeers,
+        Feature::ClusterNetworkPolicyEgressNetworkPeers,
+    ];
 
     /// The feature's name in documents, profiles and scenario tags.
     pub fn name(self) -> &'static str {
@@ -48,6 +76,12 @@ impl Feature {
             Feature::Sctp => "sctp",
             Feature::EndPort => "endPort",
             Feature::NamedPorts => "namedPorts",
+            Feature::ClusterNetworkPolicy => "ClusterNetworkPolicy",
+            Feature::ClusterNetworkPolicyNamedPorts => "ClusterNetworkPolicyNamedPorts",
+            Feature::ClusterNetworkPolicyEgressNodePeers => "ClusterNetworkPolicyEgressNodePeers",
+            Feature::ClusterNetworkPolicyEgressNetworkPeers => {
+                "ClusterNetworkPolicyEgressNetworkPeers"
+            }
         }
     }
 
@@ -98,6 +132,11 @@ pub struct State {
     /// The NetworkPolicies in force, as Kubernetes JSON objects
     /// (`apiVersion`, `kind`, `metadata`, `spec`).
     pub network_policies: Vec<NetworkPolicy>,
+    /// The ClusterNetworkPolicies in force (`policy.networking.k8s.io/v1alpha2`),
+    /// as Kubernetes JSON objects. Absent from documents of harnesses that
+    /// predate them: read as none.
+    #[serde(default)]
+    pub cluster_network_policies: Vec<cnp::ClusterNetworkPolicy>,
 }
 
 /// A node of the cluster: a network namespace that routes its pods' traffic.
@@ -112,6 +151,10 @@ pub struct Node {
     pub netns: String,
     /// The node's own address (on its `eth0`).
     pub ip: Ipv4Addr,
+    /// The node's labels (for ClusterNetworkPolicy `nodes` peers), including
+    /// `kubernetes.io/hostname` and `kubernetes.io/os`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A Kubernetes namespace.

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use super::cluster_policy::{self, ClusterPolicy};
 use super::error::{LoadError, Problem};
 use super::policy::{self, Policy};
 use super::raw::*;
@@ -22,6 +23,9 @@ use crate::field_path::FieldPath;
 use crate::peer::PeerPattern;
 use crate::probe::{PortProtocol, ProbeSpec};
 use crate::validation;
+
+/// The format versions this loader reads (`docs/scenario-format.md`).
+const FORMAT_VERSIONS: [&str; 2] = ["1", "1.1"];
 
 pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
     let fail = |problems| {
@@ -212,6 +216,16 @@ impl Builder<'_> {
             );
         }
         self.rule_ids(&raw.rules);
+        if let Some(v) = &raw.format_version
+            && !FORMAT_VERSIONS.contains(&v.as_str())
+        {
+            self.problem(
+                FieldPath::new("formatVersion"),
+                format!(
+                    "unsupported format version {v:?}: supported versions are \"1\" and \"1.1\""
+                ),
+            );
+        }
         let mut ambiguities = Vec::new();
         yaml11::find_ambiguities(
             self.root,
@@ -226,14 +240,19 @@ impl Builder<'_> {
 
         let Some(cluster) = self.cluster(raw.cluster) else {
             // Still report what is wrong with the policies themselves.
-            self.policies(None, &FieldPath::new("policies"), raw.policies.len(), &[]);
+            self.policies(
+                None,
+                &FieldPath::new("policies"),
+                raw.policies.len(),
+                (&[], &[]),
+            );
             return None;
         };
-        let policies = self.policies(
+        let (policies, cluster_policies) = self.policies(
             Some(&cluster),
             &FieldPath::new("policies"),
             raw.policies.len(),
-            &[],
+            (&[], &[]),
         );
         let probes = self.probes(&cluster, raw.probes);
         let expect = raw
@@ -244,6 +263,7 @@ impl Builder<'_> {
             description: None,
             cluster: cluster.clone(),
             policies,
+            cluster_policies,
             expect,
         }];
         for (i, step) in raw.steps.into_iter().enumerate() {
@@ -380,7 +400,9 @@ impl Builder<'_> {
                 }
             };
             let ports = self.ports(&p.child("ports"), n.ports, true);
+            self.labels(&p.child("labels"), &n.labels);
             nodes.push(ClusterNode {
+                labels: cluster::node_labels(&n.name, n.labels),
                 name: n.name,
                 ip,
                 ports,
@@ -658,20 +680,43 @@ impl Builder<'_> {
 
     // ---- policies -----------------------------------------------------------
 
-    /// Decodes `count` policies written under `path`, in addition to `existing`
-    /// ones (a policy with the same namespace/name replaces the earlier one).
-    /// Without a cluster (it has problems of its own), namespaces are not checked.
+    /// Decodes `count` policies written under `path` (NetworkPolicies and
+    /// ClusterNetworkPolicies), in addition to `existing` ones (a policy with
+    /// the same key replaces the earlier one). Without a cluster (it has
+    /// problems of its own), namespaces are not checked.
     fn policies(
         &mut self,
         cluster: Option<&Cluster>,
         path: &FieldPath,
         count: usize,
-        existing: &[Policy],
-    ) -> Vec<Policy> {
-        let mut result = existing.to_vec();
+        existing: (&[Policy], &[ClusterPolicy]),
+    ) -> (Vec<Policy>, Vec<ClusterPolicy>) {
+        let mut result = existing.0.to_vec();
+        let mut cluster_result = existing.1.to_vec();
         let mut written_here: BTreeMap<String, FieldPath> = BTreeMap::new();
         for i in 0..count {
             let origin = path.index(i);
+            if cluster_policy::is_cluster_policy(self.root, &origin) {
+                match cluster_policy::decode(self.root, &origin, self.text) {
+                    Err(problems) => self.problems.extend(problems),
+                    Ok(p) => {
+                        if let Some(first) = written_here.insert(p.key(), origin.clone()) {
+                            self.problem(
+                                origin.clone(),
+                                format!(
+                                    "ClusterNetworkPolicy {} is written twice (also at {first})",
+                                    p.name
+                                ),
+                            );
+                        }
+                        match cluster_result.iter_mut().find(|q| q.name == p.name) {
+                            Some(q) => *q = p,
+                            None => cluster_result.push(p),
+                        }
+                    }
+                }
+                continue;
+            }
             match policy::decode(self.root, &origin, self.text) {
                 Err(problems) => self.problems.extend(problems),
                 Ok(p) => {
@@ -700,7 +745,7 @@ impl Builder<'_> {
                 }
             }
         }
-        result
+        (result, cluster_result)
     }
 
     // ---- probes and expectations -------------------------------------------
@@ -842,16 +887,31 @@ impl Builder<'_> {
 
     fn step(&mut self, previous: &Round, path: &FieldPath, index: usize, raw: RawStep) -> Round {
         let mut cluster = previous.cluster.clone();
-        let mut policies = self.policies(
+        let (mut policies, mut cluster_policies) = self.policies(
             Some(&cluster),
             &path.child("apply"),
             raw.apply.len(),
-            &previous.policies,
+            (&previous.policies, &previous.cluster_policies),
         );
         for (i, key) in raw.delete.iter().enumerate() {
             let p = path.child("delete").index(i);
-            if !key.contains('/') {
-                self.problem(p, format!("{key:?}: a policy is named namespace/name"));
+            if let Some(name) = key.strip_prefix("cnp:") {
+                match cluster_policies.iter().position(|q| q.name == name) {
+                    Some(pos) => {
+                        cluster_policies.remove(pos);
+                    }
+                    None => self.problem(
+                        p,
+                        format!("there is no ClusterNetworkPolicy {name} to delete at this step"),
+                    ),
+                }
+            } else if !key.contains('/') {
+                self.problem(
+                    p,
+                    format!(
+                        "{key:?}: a NetworkPolicy is named namespace/name, a ClusterNetworkPolicy cnp:NAME"
+                    ),
+                );
             } else if let Some(pos) = policies.iter().position(|q| &q.key() == key) {
                 policies.remove(pos);
             } else {
@@ -902,6 +962,7 @@ impl Builder<'_> {
             description: raw.description,
             cluster,
             policies,
+            cluster_policies,
             expect,
         }
     }

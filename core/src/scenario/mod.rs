@@ -4,6 +4,7 @@
 //! consistency, as a list of rounds to evaluate.
 
 mod build;
+pub mod cluster_policy;
 pub mod error;
 pub mod policy;
 mod raw;
@@ -15,6 +16,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use cluster_policy::ClusterPolicy;
 pub use error::{LoadError, Problem};
 pub use policy::Policy;
 
@@ -62,6 +64,8 @@ pub struct Round {
     pub description: Option<String>,
     pub cluster: Cluster,
     pub policies: Vec<Policy>,
+    /// The ClusterNetworkPolicies in force, in the order written.
+    pub cluster_policies: Vec<ClusterPolicy>,
     /// `None`: the model of the spec is the expectation.
     pub expect: Option<Expectation>,
 }

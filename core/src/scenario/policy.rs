@@ -140,7 +140,9 @@ pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<Policy, Vec
 }
 
 /// The field path and message of a decoding error.
-fn decode_error(e: &serde_path_to_error::Error<serde_json::Error>) -> (FieldPath, String) {
+pub(super) fn decode_error(
+    e: &serde_path_to_error::Error<serde_json::Error>,
+) -> (FieldPath, String) {
     use serde_path_to_error::Segment as S;
     let mut field = FieldPath::root();
     for segment in e.path().iter() {

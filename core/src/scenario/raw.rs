@@ -17,6 +17,9 @@ use crate::expect::Verdict;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawScenario {
+    /// `"1"` or `"1.1"`; absent: either (1.1 only adds).
+    #[serde(default)]
+    pub format_version: Option<String>,
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -84,6 +87,10 @@ pub struct RawCluster {
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
     pub name: String,
+    /// For ClusterNetworkPolicy `nodes` peers; `kubernetes.io/hostname`
+    /// and `kubernetes.io/os` are always added.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub ip: Option<String>,
     /// Extension: what `node:` probes may reach (default: the standard ports).

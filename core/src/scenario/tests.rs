@@ -622,7 +622,7 @@ fn cases() -> Vec<Case> {
         case("deleting a policy by its name alone", &with_policy_x_p(&[
             "steps:",
             "- delete: [p]",
-        ]), ("[p]", "[x/p]"), "steps[0].delete[0]", 8, "\"p\": a policy is named namespace/name"),
+        ]), ("[p]", "[x/p]"), "steps[0].delete[0]", 8, "\"p\": a NetworkPolicy is named namespace/name"),
         case("deleting a policy that does not exist", &with_policy_x_p(&[
             "steps:",
             "- delete: [x/p, x/q]",

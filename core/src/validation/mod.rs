@@ -13,6 +13,7 @@
 //! (`StrictIPCIDRValidation` off), on create.
 
 pub mod cidr;
+pub mod cluster_network_policy;
 pub mod meta;
 pub mod names;
 pub mod network_policy;

@@ -46,11 +46,19 @@ fn state(policies: Vec<Value>) -> State {
                 name: "node-1".into(),
                 netns: "/netns/node-1".into(),
                 ip: "192.168.100.1".parse().unwrap(),
+                labels: labels(&[
+                    ("kubernetes.io/hostname", "node-1"),
+                    ("kubernetes.io/os", "linux"),
+                ]),
             },
             Node {
                 name: "node-2".into(),
                 netns: "/netns/node-2".into(),
                 ip: "192.168.100.2".parse().unwrap(),
+                labels: labels(&[
+                    ("kubernetes.io/hostname", "node-2"),
+                    ("kubernetes.io/os", "linux"),
+                ]),
             },
         ],
         namespaces: ["x", "y"]
@@ -87,6 +95,7 @@ fn state(policies: Vec<Value>) -> State {
             .into_iter()
             .map(|v| serde_json::from_value(v).expect("a NetworkPolicy"))
             .collect(),
+        cluster_network_policies: Vec::new(),
     }
 }
 

@@ -1,0 +1,124 @@
+//! Decoding a ClusterNetworkPolicy written in a scenario, as strictly as
+//! `kubectl apply` with the CRD installed: the object is validated as
+//! written (schema, CEL rules, unknown fields) with the API server's field
+//! paths, then decoded into [`ClusterNetworkPolicy`].
+
+use netpol_protocol::cnp::{self, ClusterNetworkPolicy};
+use serde_json::Value;
+
+use super::error::Problem;
+use super::source::Node;
+use super::yaml11;
+use crate::field_path::FieldPath;
+use crate::validation;
+
+/// A ClusterNetworkPolicy of a scenario, and where it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterPolicy {
+    pub name: String,
+    pub object: ClusterNetworkPolicy,
+    /// `policies[0]` or `steps[1].apply[0]`.
+    pub origin: FieldPath,
+}
+
+impl ClusterPolicy {
+    /// `cnp:NAME`, as steps' `delete` and reports name a ClusterNetworkPolicy.
+    pub fn key(&self) -> String {
+        format!("cnp:{}", self.name)
+    }
+}
+
+/// Whether the object written at `origin` is a ClusterNetworkPolicy (by its
+/// `kind` or `apiVersion`), rather than a NetworkPolicy.
+pub fn is_cluster_policy(root: &Node, origin: &FieldPath) -> bool {
+    let Some(node) = root.node_at(origin) else {
+        return false;
+    };
+    let json = node.to_json();
+    json.get("kind").and_then(Value::as_str) == Some(cnp::KIND)
+        || json
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("policy.networking.k8s.io/"))
+}
+
+/// Decodes the ClusterNetworkPolicy written at `origin` in the document `root`.
+pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<ClusterPolicy, Vec<Problem>> {
+    let Some(node) = root.node_at(origin) else {
+        return Err(vec![Problem::at(origin.clone(), "no such policy")]);
+    };
+    let mut json = node.to_json();
+    let name = json
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("<unnamed>")
+        .to_string();
+    let object_label = format!("{} {name}", cnp::KIND);
+    let problem = |field: FieldPath, message: String| Problem {
+        position: Some(root.locate(&origin.join(&field))),
+        path: origin.clone(),
+        object: Some((object_label.clone(), field)),
+        message,
+    };
+    if !json.is_object() {
+        return Err(vec![problem(
+            FieldPath::root(),
+            format!("a {} must be a mapping", cnp::KIND),
+        )]);
+    }
+    let mut problems = Vec::new();
+    let mut ambiguities = Vec::new();
+    yaml11::find_ambiguities(node, &FieldPath::root(), text, &[], &mut ambiguities);
+    problems.extend(
+        ambiguities
+            .iter()
+            .map(|a| problem(a.path.clone(), a.message())),
+    );
+    for (field, want) in [("apiVersion", cnp::API_VERSION), ("kind", cnp::KIND)] {
+        match json.get(field) {
+            Some(Value::String(s)) if s == want => {}
+            None | Some(Value::Null) => problems.push(problem(
+                FieldPath::new(field),
+                format!("Required value: must be {want:?}"),
+            )),
+            Some(other) => problems.push(problem(
+                FieldPath::new(field),
+                format!("Unsupported value: {other}: supported values: {want:?}"),
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Cluster-scoped: the API server drops a namespace (kubectl warns).
+    if let Some(meta) = json.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("namespace");
+    }
+    problems.extend(
+        validation::cluster_network_policy::validate(&json)
+            .into_iter()
+            .map(|e| {
+                let message = e.to_string();
+                let message = message
+                    .strip_prefix(&format!("{}: ", e.path))
+                    .unwrap_or(&message)
+                    .to_string();
+                problem(e.path, message)
+            }),
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    match serde_path_to_error::deserialize::<_, ClusterNetworkPolicy>(&json) {
+        Ok(object) => Ok(ClusterPolicy {
+            name,
+            object,
+            origin: origin.clone(),
+        }),
+        // Validation passed: the schema and the type disagree, a bug here.
+        Err(e) => {
+            let (field, message) = super::policy::decode_error(&e);
+            Err(vec![problem(field, message)])
+        }
+    }
+}
