@@ -158,7 +158,7 @@ pub fn run(pods: usize, policies: usize, duration: Duration) -> BenchResult {
     let cluster = synthetic_cluster(pods);
     let policy_list = synthetic_policies(&cluster, policies);
     let t = Instant::now();
-    let model = Model::new(&cluster, &policy_list).expect("synthetic policies compile");
+    let model = Model::new(&cluster, &policy_list, &[]).expect("synthetic policies compile");
     let compile = t.elapsed();
     let probes: Vec<Probe> = (0..pods)
         .flat_map(|from| (0..pods).map(move |to| (from, to)))
@@ -199,7 +199,7 @@ mod tests {
         let a = synthetic_policies(&c, 50);
         let b = synthetic_policies(&c, 50);
         assert_eq!(a, b, "the same sizes give the same policies");
-        let model = Model::new(&c, &a).unwrap();
+        let model = Model::new(&c, &a, &[]).unwrap();
         let probes: Vec<Probe> = (0..100)
             .flat_map(|f| {
                 (0..100).map(move |t| Probe {

@@ -230,7 +230,12 @@ pub fn simulate(s: &Scenario, require_expect: bool) -> ScenarioResult {
     let mut rounds = Vec::new();
     for round in &s.rounds {
         let t = Instant::now();
-        let model = match Model::new(&round.cluster, &round.policies) {
+        let model = match Model::for_probes(
+            &round.cluster,
+            &round.policies,
+            &round.cluster_policies,
+            &probes,
+        ) {
             Ok(m) => m,
             Err(e) => {
                 let mut r = scenario_result(s, rounds, started);
@@ -324,7 +329,7 @@ mod tests {
     #[test]
     fn a_round_without_a_probe_is_an_error() {
         let s = scenario("expect: {default: allowed}\n");
-        let model = Model::new(&s.rounds[0].cluster, &s.rounds[0].policies).unwrap();
+        let model = Model::new(&s.rounds[0].cluster, &s.rounds[0].policies, &[]).unwrap();
         let round = judge_round(&s.rounds[0], &model, &[], &[], 0.0);
         let r = scenario_result(&s, vec![round], Instant::now());
         assert_eq!(r.status, Status::Error);

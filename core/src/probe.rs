@@ -173,7 +173,7 @@ mod tests {
         let probes = sanity_probes(c);
         // 9 pods: to itself and from its node on its 6 ports, to its node on the node's 6.
         assert_eq!(probes.len(), 9 * (6 * 2 + 6));
-        let model = crate::model::Model::new(c, &round.policies).unwrap();
+        let model = crate::model::Model::new(c, &round.policies, &round.cluster_policies).unwrap();
         for p in &probes {
             let own_node = |e: Endpoint, pod: Endpoint| match (e, pod) {
                 (Endpoint::Node(n), Endpoint::Pod(i)) => c.pods[i].node == n,

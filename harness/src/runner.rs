@@ -190,6 +190,11 @@ pub async fn start(
     let mut unsupported: BTreeSet<Feature> = BTreeSet::new();
     if let Some(info) = enforcer.info() {
         unsupported.extend(info.unsupported.iter().copied());
+    } else {
+        // Nothing enforces anything: ClusterNetworkPolicy scenarios are
+        // said to be unsupported rather than failed (NetworkPolicy ones
+        // show what an unprotected cluster does).
+        unsupported.insert(Feature::ClusterNetworkPolicy);
     }
     unsupported.extend(profile.iter().flat_map(|p| p.unsupported.iter().copied()));
     let context = RunContext {
@@ -393,11 +398,16 @@ async fn run_rounds(
         .filter(|p| !probes.contains(p))
         .collect();
     for round in &s.rounds {
-        let model =
-            Model::new(&round.cluster, &round.policies).map_err(|error| ScenarioError::Model {
-                round: round.name.clone(),
-                error,
-            })?;
+        let model = Model::for_probes(
+            &round.cluster,
+            &round.policies,
+            &round.cluster_policies,
+            probes,
+        )
+        .map_err(|error| ScenarioError::Model {
+            round: round.name.clone(),
+            error,
+        })?;
         let sync_ms = match enforcer {
             // Nothing programs the lab: there is nothing to converge.
             Enforcer::None => None,
@@ -425,6 +435,7 @@ async fn run_rounds(
         let sanity_observed = observations.split_off(probes.len());
         check_sanity(
             s,
+            &model,
             &round.name,
             probes,
             &observations,
@@ -444,6 +455,7 @@ async fn run_rounds(
 /// and the round's denials mean nothing.
 fn check_sanity(
     s: &Scenario,
+    model: &Model<'_>,
     round: &str,
     probes: &[Probe],
     observations: &[Observation],
@@ -453,8 +465,10 @@ fn check_sanity(
     let c = s.cluster();
     let always_allowed = |p: &Probe| match (p.from, p.to) {
         _ if p.is_self() => Some("self-traffic"),
+        // Under a ClusterNetworkPolicy the API text gives no own-node
+        // exemption: an implementation may decide it.
         (Endpoint::Node(n), Endpoint::Pod(i)) | (Endpoint::Pod(i), Endpoint::Node(n))
-            if c.pods[i].node == n =>
+            if c.pods[i].node == n && !model.is_cluster_policy_subject(i) =>
         {
             Some("own-node")
         }

@@ -14,7 +14,7 @@ use crate::validation::cidr::parse_cidr_sloppy;
 /// A policy the model cannot interpret. The loader validates policies as
 /// the API server does, so this only happens to policies that skipped it.
 #[derive(Debug, thiserror::Error)]
-#[error("NetworkPolicy {policy}: {message}")]
+#[error("{policy}: {message}")]
 pub struct CompileError {
     pub policy: String,
     pub message: String,
@@ -29,6 +29,7 @@ pub(super) fn compile<'c>(
         policies: Vec::with_capacity(policies.len()),
         ingress_isolating: vec![Vec::new(); cluster.pods.len()],
         egress_isolating: vec![Vec::new(); cluster.pods.len()],
+        cluster_policies: Vec::new(),
     };
     for policy in policies {
         let index = model.policies.len();
@@ -100,7 +101,7 @@ struct Compiler<'a> {
 impl Compiler<'_> {
     fn error(&self, message: impl Into<String>) -> CompileError {
         CompileError {
-            policy: self.policy.key(),
+            policy: format!("NetworkPolicy {}", self.policy.key()),
             message: message.into(),
         }
     }

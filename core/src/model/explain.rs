@@ -6,9 +6,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{Model, Rule};
+use super::cluster_policy::{self, Gress, TierDecision};
+use super::{Decided, Model, Rule};
 use crate::cluster::Endpoint;
 use crate::probe::Probe;
+use netpol_protocol::cnp::{Action, Tier};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Explanation {
@@ -37,6 +39,19 @@ pub enum Direction {
         policies: Vec<String>,
         rules: Vec<RuleCheck>,
     },
+    /// With ClusterNetworkPolicies in the round: the tiers walked, in order,
+    /// up to the one that decided.
+    Tiers {
+        /// What the Admin tier said.
+        admin: TierDecision,
+        /// The NetworkPolicy tier, when Admin passed or matched nothing.
+        networkpolicy: Option<Box<Direction>>,
+        /// The Baseline tier, when NetworkPolicies do not isolate the pod.
+        baseline: Option<TierDecision>,
+        /// The verdict of this direction (`false` too when it is
+        /// implementation-defined).
+        allowed: bool,
+    },
 }
 
 /// One rule of an isolating policy, checked against the probe.
@@ -60,6 +75,7 @@ impl Direction {
     pub fn allows(&self) -> bool {
         match self {
             Direction::Isolated { rules, .. } => rules.iter().any(RuleCheck::allows),
+            Direction::Tiers { allowed, .. } => *allowed,
             _ => true,
         }
     }
@@ -110,10 +126,50 @@ impl Model<'_> {
                 endpoint: c.endpoint_name(other),
             },
         };
+        let egress = self.tiers(Gress::Egress, probe, egress);
+        let ingress = self.tiers(Gress::Ingress, probe, ingress);
         Explanation {
             allowed: egress.allows() && ingress.allows(),
             egress,
             ingress,
+        }
+    }
+
+    /// With ClusterNetworkPolicies in the round, the tier walk around the
+    /// NetworkPolicy explanation `np` of a pod's direction.
+    // rule: cnp-tiers
+    fn tiers(&self, g: Gress, probe: &Probe, np: Direction) -> Direction {
+        if self.cluster_policies.is_empty()
+            || !matches!(
+                np,
+                Direction::NotIsolated { .. } | Direction::Isolated { .. }
+            )
+        {
+            return np;
+        }
+        let Some(pod) = self.pod_of(g, probe) else {
+            return np;
+        };
+        let allowed = self.decide(g, probe) == Decided::Allowed;
+        let tier =
+            |t| cluster_policy::decide(self.cluster, &self.cluster_policies, t, g, pod, probe);
+        let admin = tier(Tier::Admin);
+        if !matches!(admin.action(), None | Some(Action::Pass))
+            || matches!(admin, TierDecision::Undefined { .. })
+        {
+            return Direction::Tiers {
+                admin,
+                networkpolicy: None,
+                baseline: None,
+                allowed,
+            };
+        }
+        let baseline = matches!(np, Direction::NotIsolated { .. }).then(|| tier(Tier::Baseline));
+        Direction::Tiers {
+            admin,
+            networkpolicy: Some(Box::new(np)),
+            baseline,
+            allowed,
         }
     }
 
@@ -206,6 +262,30 @@ impl fmt::Display for Direction {
                     })
                     .collect();
                 write!(f, "no rule allows it ({})", why.join("; "))
+            }
+            Direction::Tiers {
+                admin,
+                networkpolicy,
+                baseline,
+                ..
+            } => {
+                write!(f, "Admin tier: {admin}")?;
+                if let Some(np) = networkpolicy {
+                    write!(f, "; NetworkPolicy tier: {np}")?;
+                }
+                match baseline {
+                    Some(
+                        b @ (TierDecision::NoMatch
+                        | TierDecision::Matched {
+                            action: Action::Pass,
+                            ..
+                        }),
+                    ) => {
+                        write!(f, "; Baseline tier: {b}; allowed by default")
+                    }
+                    Some(b) => write!(f, "; Baseline tier: {b}"),
+                    None => Ok(()),
+                }
             }
         }
     }

@@ -7,14 +7,17 @@
 //! is a handful of lookups.
 
 mod bitset;
+mod cluster_policy;
 mod compile;
 mod explain;
 
 use crate::cluster::{Cluster, Endpoint, Protocol};
 use crate::probe::Probe;
-use crate::scenario::Policy;
+use crate::scenario::{ClusterPolicy, Policy};
 use crate::validation::cidr::IpNet;
+use netpol_protocol::cnp::{Action, Tier};
 
+pub use cluster_policy::{Gress, TierDecision};
 pub use compile::CompileError;
 pub use explain::{Direction, Explanation, RuleCheck};
 
@@ -30,6 +33,17 @@ pub struct Model<'c> {
     ingress_isolating: Vec<Vec<usize>>,
     /// Likewise for `Egress`.
     egress_isolating: Vec<Vec<usize>>,
+    /// The ClusterNetworkPolicies, in the order written.
+    cluster_policies: Vec<cluster_policy::CompiledCnp>,
+}
+
+/// One direction of a probe, decided by walking the tiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decided {
+    Allowed,
+    Denied,
+    /// Two policies of one tier and priority disagree.
+    Undefined,
 }
 
 #[derive(Debug)]
@@ -75,9 +89,88 @@ enum PortNumbers {
 }
 
 impl<'c> Model<'c> {
-    /// Compiles `policies` against `cluster` (the state of one round).
-    pub fn new(cluster: &'c Cluster, policies: &[Policy]) -> Result<Model<'c>, CompileError> {
-        compile::compile(cluster, policies)
+    /// Compiles `policies` and `cluster_policies` against `cluster` (the
+    /// state of one round).
+    pub fn new(
+        cluster: &'c Cluster,
+        policies: &[Policy],
+        cluster_policies: &[ClusterPolicy],
+    ) -> Result<Model<'c>, CompileError> {
+        let mut model = compile::compile(cluster, policies)?;
+        model.cluster_policies = cluster_policy::compile(cluster, cluster_policies)?;
+        Ok(model)
+    }
+
+    /// [`Model::new`], and an error if the spec leaves the verdict of one of
+    /// `probes` to the implementation (see [`Model::undefined`]).
+    pub fn for_probes(
+        cluster: &'c Cluster,
+        policies: &[Policy],
+        cluster_policies: &[ClusterPolicy],
+        probes: &[Probe],
+    ) -> Result<Model<'c>, CompileError> {
+        let model = Model::new(cluster, policies, cluster_policies)?;
+        if let Some((probe, why)) = probes
+            .iter()
+            .find_map(|p| model.undefined(p).map(|w| (p, w)))
+        {
+            return Err(CompileError {
+                policy: "ClusterNetworkPolicies".to_string(),
+                message: format!(
+                    "the verdict of {} -> {} {}/{} is left to the implementation: {why}; a scenario must not depend on it",
+                    cluster.endpoint_name(probe.from),
+                    cluster.endpoint_name(probe.to),
+                    probe.protocol,
+                    probe.port
+                ),
+            });
+        }
+        Ok(model)
+    }
+
+    /// Why the spec gives no verdict for `probe` (two ClusterNetworkPolicies
+    /// of one tier and priority matching it with different actions), or
+    /// `None` when it gives one.
+    pub fn undefined(&self, probe: &Probe) -> Option<String> {
+        if probe.is_self() {
+            return None;
+        }
+        [Gress::Egress, Gress::Ingress].into_iter().find_map(|g| {
+            let pod = self.pod_of(g, probe)?;
+            [Tier::Admin, Tier::Baseline]
+                .into_iter()
+                .find_map(|tier| {
+                    match cluster_policy::decide(
+                        self.cluster,
+                        &self.cluster_policies,
+                        tier,
+                        g,
+                        pod,
+                        probe,
+                    ) {
+                        d @ TierDecision::Undefined { .. } => {
+                            Some(format!("{} tier, {d}", tier.as_str()))
+                        }
+                        _ => None,
+                    }
+                })
+        })
+    }
+
+    /// Whether a ClusterNetworkPolicy of the round applies to `pod`.
+    pub fn is_cluster_policy_subject(&self, pod: usize) -> bool {
+        self.cluster_policies
+            .iter()
+            .any(|p| p.subject.contains(pod))
+    }
+
+    /// The pod whose policies decide direction `g` of `probe`, if that end
+    /// is a pod.
+    fn pod_of(&self, g: Gress, probe: &Probe) -> Option<usize> {
+        match (g, probe.from, probe.to) {
+            (Gress::Egress, Endpoint::Pod(i), _) | (Gress::Ingress, _, Endpoint::Pod(i)) => Some(i),
+            _ => None,
+        }
     }
 
     pub fn cluster(&self) -> &Cluster {
@@ -89,8 +182,73 @@ impl<'c> Model<'c> {
     // rule: stateful-replies
     pub fn allows(&self, probe: &Probe) -> bool {
         // rule: self-traffic ("a pod can always reach itself").
-        // rule: egress-and-ingress
-        probe.is_self() || (self.egress_allows(probe) && self.ingress_allows(probe))
+        // rule: cnp-self-traffic (the same holds under ClusterNetworkPolicy)
+        // rule: egress-and-ingress, cnp-directions
+        probe.is_self()
+            || (self.decide(Gress::Egress, probe) == Decided::Allowed
+                && self.decide(Gress::Ingress, probe) == Decided::Allowed)
+    }
+
+    /// One direction: the Admin tier, then NetworkPolicies, then the
+    /// Baseline tier, then the default (allowed).
+    // rule: cnp-tiers
+    fn decide(&self, g: Gress, probe: &Probe) -> Decided {
+        let Some(pod) = self.pod_of(g, probe) else {
+            return Decided::Allowed;
+        };
+        let own_node = match g {
+            Gress::Egress => probe.to == Endpoint::Node(self.cluster.pods[pod].node),
+            Gress::Ingress => probe.from == Endpoint::Node(self.cluster.pods[pod].node),
+        };
+        // rule: own-node (kept under ClusterNetworkPolicy: see the notes)
+        if own_node {
+            return Decided::Allowed;
+        }
+        let tier =
+            |t| cluster_policy::decide(self.cluster, &self.cluster_policies, t, g, pod, probe);
+        match tier(Tier::Admin) {
+            TierDecision::Undefined { .. } => return Decided::Undefined,
+            // rule: cnp-accept, cnp-deny
+            TierDecision::Matched {
+                action: Action::Accept,
+                ..
+            } => return Decided::Allowed,
+            TierDecision::Matched {
+                action: Action::Deny,
+                ..
+            } => return Decided::Denied,
+            // rule: cnp-pass (on to the NetworkPolicy tier)
+            TierDecision::Matched {
+                action: Action::Pass,
+                ..
+            }
+            | TierDecision::NoMatch => {}
+        }
+        // rule: cnp-networkpolicy-tier
+        let isolating = match g {
+            Gress::Egress => &self.egress_isolating[pod],
+            Gress::Ingress => &self.ingress_isolating[pod],
+        };
+        if !isolating.is_empty() {
+            let allowed = match g {
+                Gress::Egress => self.egress_allows(probe),
+                Gress::Ingress => self.ingress_allows(probe),
+            };
+            return if allowed {
+                Decided::Allowed
+            } else {
+                Decided::Denied
+            };
+        }
+        match tier(Tier::Baseline) {
+            TierDecision::Undefined { .. } => Decided::Undefined,
+            TierDecision::Matched {
+                action: Action::Deny,
+                ..
+            } => Decided::Denied,
+            // Baseline's Pass goes on to the default: allowed.
+            TierDecision::Matched { .. } | TierDecision::NoMatch => Decided::Allowed,
+        }
     }
 
     /// Egress from the source, if it is a pod.

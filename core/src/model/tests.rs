@@ -46,7 +46,7 @@ fn probe(c: &Cluster, text: &str) -> Probe {
 
 /// Checks each `(probe, allowed, why)` against the model of `policies`.
 fn check(c: &Cluster, policies: &[Policy], cases: &[(&str, bool, &str)]) {
-    let model = Model::new(c, policies).unwrap();
+    let model = Model::new(c, policies, &[]).unwrap();
     for (text, want, why) in cases {
         let p = probe(c, text);
         assert_eq!(
@@ -697,7 +697,7 @@ fn explanations_name_policies_and_rules() {
         "web",
         json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}], "ports": [{"port": 80}]}]}),
     );
-    let model = Model::new(&c, &[deny, web]).unwrap();
+    let model = Model::new(&c, &[deny, web], &[]).unwrap();
     let allowed = model.explain(&probe(&c, "x/b -> x/a 80/TCP"));
     assert_eq!(
         allowed.to_string(),
@@ -713,4 +713,136 @@ fn explanations_name_policies_and_rules() {
         ext.ingress.to_string(),
         "node:node-2 is not a pod: no policy applies"
     );
+}
+
+fn cluster_policy(name: &str, spec: Value) -> ClusterPolicy {
+    let object = json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    ClusterPolicy {
+        name: name.into(),
+        object: serde_json::from_value(object).expect("a ClusterNetworkPolicy"),
+        origin: FieldPath::root(),
+    }
+}
+
+/// Checks each `(probe, allowed, why)` against the model of `cnps`.
+fn check_cnp(c: &Cluster, cnps: &[ClusterPolicy], cases: &[(&str, bool, &str)]) {
+    let model = Model::new(c, &[], cnps).unwrap();
+    for (text, want, why) in cases {
+        let p = probe(c, text);
+        let explained = model.explain(&p);
+        assert_eq!(
+            model.allows(&p),
+            *want,
+            "{text}: {why}\n  explanation: {explained}"
+        );
+        assert_eq!(
+            explained.allowed, *want,
+            "{text}: explain disagrees: {explained}"
+        );
+    }
+}
+
+#[test]
+fn cnp_same_priority_with_different_actions_is_an_error_naming_both() {
+    let c = Cluster::standard();
+    let deny = cluster_policy(
+        "deny-y",
+        json!({"tier": "Admin", "priority": 3, "subject": {"namespaces": {}},
+               "ingress": [{"action": "Deny", "from": [{"namespaces": {"matchLabels": {"ns": "y"}}}]}]}),
+    );
+    let accept = cluster_policy(
+        "accept-all",
+        json!({"tier": "Admin", "priority": 3, "subject": {"namespaces": {}},
+               "ingress": [{"action": "Accept", "from": [{"namespaces": {}}]}]}),
+    );
+    let cnps = [deny, accept];
+    let conflicting = probe(&c, "y/a -> x/a 80/TCP");
+    let fine = probe(&c, "z/a -> x/a 80/TCP");
+    // (cnp-same-priority)
+    let e = Model::for_probes(&c, &[], &cnps, &[fine, conflicting])
+        .err()
+        .expect("an implementation-defined verdict is an error")
+        .to_string();
+    assert!(
+        e.contains("y/a -> x/a TCP/80")
+            && e.contains("deny-y and accept-all (priority 3)")
+            && e.contains("Deny and Accept"),
+        "{e}"
+    );
+    assert!(Model::for_probes(&c, &[], &cnps, &[fine]).is_ok());
+}
+
+#[test]
+fn cnp_peers_of_an_unknown_kind_fail_closed() {
+    let c = Cluster::standard();
+    let rule = |action: &str| {
+        json!({"tier": "Admin", "priority": 1, "subject": {"namespaces": {"matchLabels": {"ns": "x"}}},
+               "ingress": [{"action": action, "from": [{}]}]})
+    };
+    // An Accept rule with a peer of no known field matches nothing: a
+    // later Deny decides.
+    let mut accept = rule("Accept");
+    accept["ingress"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"action": "Deny", "from": [{"namespaces": {}}]}));
+    check_cnp(
+        &c,
+        &[cluster_policy("unknown-accept", accept)],
+        &[(
+            "y/a -> x/a 80/TCP",
+            false,
+            "the Accept matches nothing, the Deny decides",
+        )],
+    );
+    check_cnp(
+        &c,
+        &[cluster_policy("unknown-deny", rule("Deny"))],
+        &[
+            (
+                "y/a -> x/a 80/TCP",
+                false,
+                "a Deny with an unknown peer denies everything",
+            ),
+            ("x/a -> y/a 80/TCP", true, "y is not its subject"),
+        ],
+    );
+}
+
+#[test]
+fn cnp_tiers_around_networkpolicies() {
+    let c = Cluster::standard();
+    let admin_pass = cluster_policy(
+        "pass-y",
+        json!({"tier": "Admin", "priority": 1, "subject": {"namespaces": {}},
+               "ingress": [{"action": "Pass", "from": [{"namespaces": {"matchLabels": {"ns": "y"}}}]},
+                           {"action": "Deny", "from": [{"namespaces": {}}]}]}),
+    );
+    let baseline_deny = cluster_policy(
+        "baseline-deny",
+        json!({"tier": "Baseline", "priority": 1, "subject": {"namespaces": {}},
+               "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}),
+    );
+    let allow_y_into_z = policy(
+        "z",
+        "allow-y",
+        json!({"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"ns": "y"}}}]}]}),
+    );
+    let model = Model::new(&c, &[allow_y_into_z], &[admin_pass, baseline_deny]).unwrap();
+    for (text, want) in [
+        // cnp-pass, cnp-networkpolicy-tier: (z is isolated: its policy decides)
+        ("y/a -> z/a 80/TCP", true),
+        // cnp-pass, cnp-tiers: (x is not isolated: Baseline decides)
+        ("y/a -> x/a 80/TCP", false),
+        // cnp-deny (Admin's second rule)
+        ("z/a -> x/a 80/TCP", false),
+    ] {
+        let p = probe(&c, text);
+        assert_eq!(model.allows(&p), want, "{text}: {}", model.explain(&p));
+    }
 }

@@ -54,7 +54,8 @@ pub fn run(
         port,
         protocol,
     };
-    let model = Model::new(cluster, &round.policies).map_err(|e| Failure::Run(e.into()))?;
+    let model = Model::new(cluster, &round.policies, &round.cluster_policies)
+        .map_err(|e| Failure::Run(e.into()))?;
     let explanation = model.explain(&probe);
     println!(
         "{} -> {} {port}/{protocol}, round {round_name}",
