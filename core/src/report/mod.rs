@@ -1,5 +1,6 @@
 //! Reports: views of the result model (`crate::results`).
 
+pub mod conformance;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -87,7 +88,8 @@ pub fn model_line(report: &Report) -> Option<String> {
 }
 
 /// Writes every report format into `dir` (created if need be): `report.json`,
-/// `junit.xml`, `report.md`, `report.html`. Returns the files written.
+/// `junit.xml`, `report.md`, `report.html`, and `conformance-report.yaml`
+/// for a run with ClusterNetworkPolicy scenarios. Returns the files written.
 pub fn write(dir: &Path, report: &Report) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string(report).map_err(std::io::Error::other)?;
@@ -97,6 +99,9 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<Vec<PathBuf>> {
         ("report.md", markdown::render(report)),
         ("report.html", html::render(report)),
     ];
+    let files = files
+        .into_iter()
+        .chain(conformance::render(report).map(|yaml| ("conformance-report.yaml", yaml)));
     let mut written = Vec::new();
     for (name, content) in files {
         let path = dir.join(name);
