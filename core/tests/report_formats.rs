@@ -326,3 +326,38 @@ fn every_format_states_the_same_counts() {
         s.probes, s.probes_failed, s.probes_errors
     )));
 }
+
+/// `conformance-report.yaml`: only for a run with ClusterNetworkPolicy
+/// scenarios; each one a test, experimental when it needs one of upstream's
+/// experimental features; failed, errored and unsupported scenarios named.
+#[test]
+fn conformance_report() {
+    use netpol_core::features::Feature;
+    use netpol_core::report::conformance;
+    let mut report = report();
+    assert!(
+        conformance::render(&report).is_none(),
+        "no ClusterNetworkPolicy scenario, no conformance report"
+    );
+    let needs = [
+        vec![Feature::ClusterNetworkPolicy],
+        vec![
+            Feature::ClusterNetworkPolicy,
+            Feature::ClusterNetworkPolicyNamedPorts,
+        ],
+        vec![Feature::ClusterNetworkPolicy],
+        vec![
+            Feature::ClusterNetworkPolicy,
+            Feature::ClusterNetworkPolicyEgressNodePeers,
+        ],
+        // A loader check is never a test of the implementation.
+        vec![Feature::ClusterNetworkPolicy],
+    ];
+    for (s, n) in report.scenarios.iter_mut().zip(needs) {
+        s.needs = n;
+    }
+    report
+        .unsupported_features
+        .push(Feature::ClusterNetworkPolicyEgressNodePeers);
+    insta::assert_snapshot!(conformance::render(&report).expect("a conformance report"));
+}
