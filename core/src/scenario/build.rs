@@ -55,6 +55,7 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
                 root: &root,
                 text,
                 problems: Vec::new(),
+                warnings: Vec::new(),
             };
             let scenario = b.scenario(file, raw);
             if b.problems.is_empty() {
@@ -190,6 +191,8 @@ struct Builder<'a> {
     root: &'a Node,
     text: &'a str,
     problems: Vec<Problem>,
+    /// What the API server would accept with a warning.
+    warnings: Vec<Problem>,
 }
 
 impl Builder<'_> {
@@ -293,6 +296,7 @@ impl Builder<'_> {
             file: file.to_path_buf(),
             probes,
             rounds,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 
@@ -697,6 +701,17 @@ impl Builder<'_> {
         for i in 0..count {
             let origin = path.index(i);
             if cluster_policy::is_cluster_policy(self.root, &origin) {
+                if let Some(ns) = cluster_policy::written_namespace(self.root, &origin) {
+                    let path = origin.child("metadata").child("namespace");
+                    let mut w = Problem::at(
+                        path.clone(),
+                        format!(
+                            "a ClusterNetworkPolicy is cluster-scoped: namespace {ns:?} is dropped, as the API server drops it"
+                        ),
+                    );
+                    w.position = Some(self.root.locate(&path));
+                    self.warnings.push(w);
+                }
                 match cluster_policy::decode(self.root, &origin, self.text) {
                     Err(problems) => self.problems.extend(problems),
                     Ok(p) => {

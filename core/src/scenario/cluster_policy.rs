@@ -42,6 +42,16 @@ pub fn is_cluster_policy(root: &Node, origin: &FieldPath) -> bool {
             .is_some_and(|v| v.starts_with("policy.networking.k8s.io/"))
 }
 
+/// The non-empty `metadata.namespace` written on the object at `origin`
+/// (which the API server drops from a cluster-scoped object).
+pub fn written_namespace(root: &Node, origin: &FieldPath) -> Option<String> {
+    let json = root.node_at(origin)?.to_json();
+    json.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+        .map(str::to_string)
+}
+
 /// Decodes the ClusterNetworkPolicy written at `origin` in the document `root`.
 pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<ClusterPolicy, Vec<Problem>> {
     let Some(node) = root.node_at(origin) else {

@@ -39,6 +39,9 @@ pub struct Scenario {
     pub probes: Vec<Probe>,
     /// The initial round, then one per step.
     pub rounds: Vec<Round>,
+    /// What the API server would accept with a warning (a namespace on a
+    /// cluster-scoped object).
+    pub warnings: Vec<Problem>,
 }
 
 impl Scenario {

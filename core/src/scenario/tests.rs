@@ -635,6 +635,43 @@ fn cases() -> Vec<Case> {
             "  delete: [x/p]",
         ]), ("  delete: [x/p]", "  setPodLabels: {x/a: {pod: b}}"), "steps[1].delete[0]", 10,
             "there is no NetworkPolicy x/p to delete at this step"),
+        case("deleting a ClusterNetworkPolicy that does not exist", &[
+            "name: s",
+            "policies:",
+            "- apiVersion: policy.networking.k8s.io/v1alpha2",
+            "  kind: ClusterNetworkPolicy",
+            "  metadata: {name: c}",
+            "  spec: {tier: Admin, priority: 1, subject: {namespaces: {}}}",
+            "steps:",
+            "- delete: [cnp:d]",
+        ], ("cnp:d", "cnp:c"), "steps[0].delete[0]", 8,
+            "there is no ClusterNetworkPolicy d to delete at this step"),
+        case("a ClusterNetworkPolicy written twice", &[
+            "name: s",
+            "policies:",
+            "- apiVersion: policy.networking.k8s.io/v1alpha2",
+            "  kind: ClusterNetworkPolicy",
+            "  metadata: {name: c}",
+            "  spec: {tier: Admin, priority: 1, subject: {namespaces: {}}}",
+            "- apiVersion: policy.networking.k8s.io/v1alpha2",
+            "  kind: ClusterNetworkPolicy",
+            "  metadata: {name: c}",
+            "  spec: {tier: Baseline, priority: 1, subject: {namespaces: {}}}",
+        ], ("{name: c}\n  spec: {tier: Baseline", "{name: d}\n  spec: {tier: Baseline"), "policies[1]", 7,
+            "ClusterNetworkPolicy c is written twice (also at policies[0])"),
+        case("a ClusterNetworkPolicy of another API version", &[
+            "name: s",
+            "policies:",
+            "- apiVersion: policy.networking.k8s.io/v1alpha1",
+            "  kind: ClusterNetworkPolicy",
+            "  metadata: {name: c}",
+            "  spec: {tier: Admin, priority: 1, subject: {namespaces: {}}}",
+        ], ("v1alpha1", "v1alpha2"), "policies[0].apiVersion", 3,
+            "Unsupported value: \"policy.networking.k8s.io/v1alpha1\""),
+        case("an unknown format version", &[
+            "formatVersion: \"2\"",
+            "name: s",
+        ], ("\"2\"", "\"1.1\""), "formatVersion", 1, "unsupported format version \"2\""),
         case("labels of an unknown pod", &[
             "name: s",
             "steps:",
@@ -847,5 +884,22 @@ fn a_scenario_name_used_by_an_earlier_file_makes_the_later_one_invalid() {
             "scenario name \"same\" is already used by {}",
             first.display()
         )
+    );
+}
+
+#[test]
+fn a_namespace_on_a_cluster_policy_is_dropped_with_a_warning() {
+    let text = "name: s\npolicies:\n- apiVersion: policy.networking.k8s.io/v1alpha2\n  kind: ClusterNetworkPolicy\n  metadata: {name: c, namespace: x}\n  spec: {tier: Admin, priority: 1, subject: {namespaces: {}}}\n";
+    let s = load(text).expect("a namespace is not an error");
+    let warnings: Vec<String> = s.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "5:23: policies[0].metadata.namespace: a ClusterNetworkPolicy is cluster-scoped: namespace \"x\" is dropped, as the API server drops it"
+        ]
+    );
+    assert_eq!(
+        s.rounds[0].cluster_policies[0].object.metadata.namespace,
+        None
     );
 }

@@ -13,7 +13,12 @@ pub fn run(paths: &[PathBuf]) -> Result {
     for loaded in suite::load(&files) {
         let file = loaded.file.display();
         match &loaded.entry {
-            Entry::Ready(_) => println!("ok      {file}"),
+            Entry::Ready(s) => {
+                println!("ok      {file}");
+                for w in &s.warnings {
+                    println!("        warning: {file}:{w}");
+                }
+            }
             Entry::ExpectInvalid {
                 field,
                 verdict: Ok(_),
