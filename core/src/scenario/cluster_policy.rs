@@ -119,7 +119,9 @@ pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<ClusterPoli
     if !problems.is_empty() {
         return Err(problems);
     }
-    match serde_path_to_error::deserialize::<_, ClusterNetworkPolicy>(&json) {
+    // As the API server keeps it: nulls and status dropped, `80.0` as 80.
+    let normalized = validation::cluster_network_policy::normalize(&json);
+    match serde_path_to_error::deserialize::<_, ClusterNetworkPolicy>(&normalized) {
         Ok(object) => Ok(ClusterPolicy {
             name,
             object,
@@ -130,5 +132,49 @@ pub fn decode(root: &Node, origin: &FieldPath, text: &str) -> Result<ClusterPoli
             let (field, message) = super::policy::decode_error(&e);
             Err(vec![problem(field, message)])
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_doc(doc: &str) -> Result<ClusterPolicy, Vec<String>> {
+        let root = Node::parse(doc).unwrap();
+        decode(&root, &FieldPath::new("policies").index(0), doc)
+            .map_err(|ps| ps.iter().map(ToString::to_string).collect())
+    }
+
+    const HEAD: &str = "policies:\n- apiVersion: policy.networking.k8s.io/v1alpha2\n  kind: ClusterNetworkPolicy\n  metadata: {name: cnp, namespace: x}\n";
+
+    #[test]
+    fn decodes_as_the_api_server_keeps_it() {
+        let doc = format!(
+            "{HEAD}  spec:\n    tier: Admin\n    priority: 10.0\n    subject: {{namespaces: {{}}}}\n    ingress: ~\n    egress:\n    - action: Accept\n      name: ~\n      to: [{{networks: [10.0.0.0/8]}}]\n  status: {{foo: 1}}\n"
+        );
+        let p = decode_doc(&doc).unwrap();
+        assert_eq!(p.key(), "cnp:cnp");
+        assert_eq!(p.object.spec.priority, 10, "a whole float is an integer");
+        assert!(p.object.spec.ingress.is_empty(), "null is absent");
+        assert_eq!(p.object.spec.egress[0].name, None);
+        assert_eq!(p.object.metadata.namespace, None, "cluster-scoped");
+    }
+
+    #[test]
+    fn every_error_has_its_line_and_field_path() {
+        let doc = format!(
+            "{HEAD}  spec:\n    tier: admin\n    priority: 1001\n    subject: {{}}\n    egres: []\n"
+        );
+        let errors = decode_doc(&doc).unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "9:5: policies[0] (ClusterNetworkPolicy cnp): spec.egres: unknown field \"egres\"",
+                "6:5: policies[0] (ClusterNetworkPolicy cnp): spec.tier: Unsupported value: \"admin\": supported values: \"Admin\", \"Baseline\"",
+                "7:5: policies[0] (ClusterNetworkPolicy cnp): spec.priority: Invalid value: 1001: spec.priority in body should be less than or equal to 1000",
+                "8:5: policies[0] (ClusterNetworkPolicy cnp): spec.subject: Invalid value: 0: spec.subject in body should have at least 1 properties",
+                "2:3: policies[0] (ClusterNetworkPolicy cnp): <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+            ]
+        );
     }
 }

@@ -68,6 +68,27 @@ pub fn parse_cidr_sloppy(s: &str) -> Option<IpNet> {
     parse_cidr(s).or_else(|| strip_zeros(s).and_then(|t| parse_cidr(&t)))
 }
 
+/// CEL's `isCIDR` (`k8s.io/apiserver/pkg/cel/library/cidr.go`), as the
+/// CRD's `networks` rule uses it: Go's `netip.ParsePrefix` (an address, a
+/// slash, a decimal prefix length without sign or leading zero; host bits
+/// may be set; no zone), and no IPv4-mapped IPv6 address. Stricter than
+/// [`parse_cidr_sloppy`]: `010.0.0.0/8` and `10.0.0.0/08` are refused.
+pub fn is_cel_cidr(s: &str) -> bool {
+    let Some((addr, bits)) = s.rsplit_once('/') else {
+        return false;
+    };
+    let Some((ip, max)) = parse_addr(addr) else {
+        return false;
+    };
+    if max == 128 && ip[..12] == V4_IN_V6_PREFIX {
+        return false;
+    }
+    if bits.len() > 1 && bits.starts_with('0') {
+        return false;
+    }
+    dtoi(bits).is_some_and(|n| n <= max)
+}
+
 /// The `matchZeros` regular expression of `k8s.io/utils/net` and its
 /// replacement: a dotted quad (at the start, or after the last ':') and an
 /// optional `/prefix` ending the string lose their leading zeros.
@@ -302,6 +323,35 @@ fn parse_ipv6(input: &[u8]) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cel_is_cidr_is_netip_parse_prefix() {
+        let cases = [
+            ("10.0.0.0/8", true, "a network"),
+            ("10.0.0.1/8", true, "host bits set are kept, not refused"),
+            ("0.0.0.0/0", true, "everything"),
+            ("192.168.1.1/32", true, "one address"),
+            ("2001:db8::/32", true, "IPv6"),
+            ("::/0", true, "every IPv6 address"),
+            ("::1.2.3.4/128", true, "IPv4-compatible (not mapped) IPv6"),
+            ("10.0.0.1", false, "no prefix length"),
+            ("10.0.0.0/33", false, "prefix too long for IPv4"),
+            ("2001:db8::/129", false, "prefix too long for IPv6"),
+            ("010.0.0.0/8", false, "leading zero in an octet"),
+            ("10.0.0.0/08", false, "leading zero in the length"),
+            ("10.0.0.0/+8", false, "a sign"),
+            ("10.0.0.0/", false, "empty length"),
+            ("10.0.0/8", false, "three octets"),
+            ("::ffff:10.0.0.0/104", false, "IPv4-mapped IPv6"),
+            ("::ffff:a00:0/104", false, "IPv4-mapped IPv6, in hex"),
+            ("fe80::1%eth0/64", false, "a zone"),
+            (" 10.0.0.0/8", false, "a space"),
+            ("10.0.0.0/8/8", false, "two slashes"),
+        ];
+        for (s, want, why) in cases {
+            assert_eq!(is_cel_cidr(s), want, "{s}: {why}");
+        }
+    }
 
     fn net(s: &str) -> Option<String> {
         parse_cidr_sloppy(s).map(|n| {

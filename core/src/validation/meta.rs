@@ -33,6 +33,59 @@ pub fn validate_object_meta(
     name_fn: fn(&str, bool) -> Vec<String>,
     path: &FieldPath,
 ) -> Vec<FieldError> {
+    let mut errs = validate_names(meta, name_fn, path);
+    match meta.namespace.as_deref().filter(|n| !n.is_empty()) {
+        None => errs.push(FieldError::required(path.child("namespace"), "")),
+        Some(ns) => {
+            for msg in dns1123_label_errors(ns) {
+                errs.push(FieldError::invalid(
+                    path.child("namespace"),
+                    BadValue::Str(ns.to_string()),
+                    msg,
+                ));
+            }
+        }
+    }
+    errs.extend(validate_meta_maps_and_lists(meta, path));
+    // pkg/apis/core/validation.ValidateObjectMeta: legacy finalizer names.
+    for (i, f) in meta.finalizers.iter().flatten().enumerate() {
+        if !f.contains('/') && !STANDARD_FINALIZERS.contains(&f.as_str()) {
+            errs.push(FieldError::invalid(
+                path.child("finalizers").index(i),
+                BadValue::Str(f.clone()),
+                "name is neither a standard finalizer name nor is it fully qualified",
+            ));
+        }
+    }
+    errs
+}
+
+/// `ValidateObjectMetaAccessor` for a cluster-scoped custom resource on
+/// create, as apiextensions-apiserver calls it (`namespaceScoped` false):
+/// a namespace is forbidden, and finalizer names that are not qualified
+/// only draw warnings (which are not errors, so not reported here).
+pub fn validate_cluster_scoped_object_meta(
+    meta: &ObjectMeta,
+    name_fn: fn(&str, bool) -> Vec<String>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
+    let mut errs = validate_names(meta, name_fn, path);
+    if meta.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+        errs.push(FieldError::forbidden(
+            path.child("namespace"),
+            "not allowed on this type",
+        ));
+    }
+    errs.extend(validate_meta_maps_and_lists(meta, path));
+    errs
+}
+
+/// `generateName` (as a prefix) and `name`, which is required.
+fn validate_names(
+    meta: &ObjectMeta,
+    name_fn: fn(&str, bool) -> Vec<String>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(generate_name) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
         for msg in name_fn(generate_name, true) {
@@ -58,18 +111,12 @@ pub fn validate_object_meta(
             }
         }
     }
-    match meta.namespace.as_deref().filter(|n| !n.is_empty()) {
-        None => errs.push(FieldError::required(path.child("namespace"), "")),
-        Some(ns) => {
-            for msg in dns1123_label_errors(ns) {
-                errs.push(FieldError::invalid(
-                    path.child("namespace"),
-                    BadValue::Str(ns.to_string()),
-                    msg,
-                ));
-            }
-        }
-    }
+    errs
+}
+
+/// Labels, annotations, owner references and finalizers.
+fn validate_meta_maps_and_lists(meta: &ObjectMeta, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
     if let Some(labels) = &meta.labels {
         errs.extend(validate_labels(labels, &path.child("labels")));
     }
@@ -87,16 +134,6 @@ pub fn validate_object_meta(
     }
     let finalizers = meta.finalizers.as_deref().unwrap_or_default();
     errs.extend(validate_finalizers(finalizers, &path.child("finalizers")));
-    // pkg/apis/core/validation.ValidateObjectMeta: legacy finalizer names.
-    for (i, f) in finalizers.iter().enumerate() {
-        if !f.contains('/') && !STANDARD_FINALIZERS.contains(&f.as_str()) {
-            errs.push(FieldError::invalid(
-                path.child("finalizers").index(i),
-                BadValue::Str(f.clone()),
-                "name is neither a standard finalizer name nor is it fully qualified",
-            ));
-        }
-    }
     errs
 }
 
@@ -474,7 +511,7 @@ mod tests {
         m.annotations = Some([("a".to_string(), "v".repeat(TOTAL_ANNOTATION_SIZE_LIMIT))].into());
         assert_eq!(
             check_meta(&m),
-            ["metadata.annotations: Too long: must have at most 262144 bytes"]
+            ["metadata.annotations: Too long: may not be more than 262144 bytes"]
         );
     }
 

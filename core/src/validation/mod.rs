@@ -38,6 +38,14 @@ pub enum ErrorType {
     NotSupported,
     Duplicate,
     TooLong,
+    TooMany,
+    /// Not a `field.Error`: a field strict decoding does not know
+    /// (`unknown field "foo"`), which kubectl's default strict field
+    /// validation makes an error.
+    UnknownField,
+    /// `field.TypeInvalid`: printed as `Invalid value`, but a type error
+    /// (the API server skips CEL rules after one).
+    TypeInvalid,
 }
 
 impl ErrorType {
@@ -45,10 +53,12 @@ impl ErrorType {
         match self {
             ErrorType::Required => "Required value",
             ErrorType::Forbidden => "Forbidden",
-            ErrorType::Invalid => "Invalid value",
+            ErrorType::Invalid | ErrorType::TypeInvalid => "Invalid value",
             ErrorType::NotSupported => "Unsupported value",
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::TooLong => "Too long",
+            ErrorType::TooMany => "Too many",
+            ErrorType::UnknownField => "unknown field",
         }
     }
 }
@@ -103,6 +113,71 @@ impl FieldError {
         }
     }
 
+    /// `field.Invalid` with the value omitted (`field.OmitValueType`), as
+    /// the API server reports a failed CEL rule on an object.
+    pub fn invalid_omitting_value(path: FieldPath, detail: impl Into<String>) -> FieldError {
+        FieldError {
+            path,
+            error_type: ErrorType::Invalid,
+            value: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// `field.TypeInvalid`.
+    pub fn type_invalid(path: FieldPath, value: BadValue, detail: impl Into<String>) -> FieldError {
+        FieldError {
+            path,
+            error_type: ErrorType::TypeInvalid,
+            value: Some(value),
+            detail: detail.into(),
+        }
+    }
+
+    /// `field.Duplicate`.
+    pub fn duplicate(path: FieldPath, value: BadValue) -> FieldError {
+        FieldError {
+            path,
+            error_type: ErrorType::Duplicate,
+            value: Some(value),
+            detail: String::new(),
+        }
+    }
+
+    /// A field the object's type does not have: `spec.foo: unknown field "foo"`.
+    pub fn unknown_field(path: FieldPath, key: &str) -> FieldError {
+        FieldError {
+            path,
+            error_type: ErrorType::UnknownField,
+            value: Some(BadValue::Str(key.to_string())),
+            detail: String::new(),
+        }
+    }
+
+    /// Whether the API server skips CEL rules after this error
+    /// (apiextensions-apiserver's `hasBlockingErr`).
+    pub fn blocks_rules(&self) -> bool {
+        matches!(
+            self.error_type,
+            ErrorType::NotSupported
+                | ErrorType::Required
+                | ErrorType::TooLong
+                | ErrorType::TooMany
+                | ErrorType::TypeInvalid
+        )
+    }
+
+    /// `field.TooMany`: a list (or an object's properties) longer than `max`.
+    pub fn too_many(path: FieldPath, actual: usize, max: usize) -> FieldError {
+        let unit = if max == 1 { "item" } else { "items" };
+        FieldError {
+            path,
+            error_type: ErrorType::TooMany,
+            value: Some(BadValue::Raw(actual.to_string())),
+            detail: format!("must have at most {max} {unit}"),
+        }
+    }
+
     /// `field.Invalid`.
     pub fn invalid(path: FieldPath, value: BadValue, detail: impl Into<String>) -> FieldError {
         FieldError {
@@ -129,21 +204,37 @@ impl FieldError {
         }
     }
 
-    /// `field.TooLong`: the value is not printed.
+    /// `field.TooLong`: the value is not printed (the wording of
+    /// Kubernetes 1.32 and later).
     pub fn too_long(path: FieldPath, max_bytes: usize) -> FieldError {
+        let unit = if max_bytes == 1 { "byte" } else { "bytes" };
         FieldError {
             path,
             error_type: ErrorType::TooLong,
             value: None,
-            detail: format!("must have at most {max_bytes} bytes"),
+            detail: format!("may not be more than {max_bytes} {unit}"),
         }
     }
 }
 
 impl fmt::Display for FieldError {
     /// `spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.0.0.0/24": must be a strict subset of `cidr``
+    /// An error of no field (a nil `*field.Path` in Go) prints as `<nil>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.error_type.as_str())?;
+        if self.path.is_root() {
+            f.write_str("<nil>")?;
+        } else {
+            write!(f, "{}", self.path)?;
+        }
+        if self.error_type == ErrorType::UnknownField {
+            let key = self
+                .value
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return write!(f, ": unknown field {key}");
+        }
+        write!(f, ": {}", self.error_type.as_str())?;
         if let Some(v) = &self.value {
             write!(f, ": {v}")?;
         }
@@ -290,7 +381,49 @@ mod tests {
             ),
             (
                 FieldError::too_long(FieldPath::new("metadata").child("annotations"), 262144),
-                "metadata.annotations: Too long: must have at most 262144 bytes",
+                "metadata.annotations: Too long: may not be more than 262144 bytes",
+            ),
+            (
+                FieldError::too_many(path.child("from"), 26, 25),
+                "spec.ingress[0].from: Too many: 26: must have at most 25 items",
+            ),
+            (
+                FieldError::too_many(path.child("from").index(0), 2, 1),
+                "spec.ingress[0].from[0]: Too many: 2: must have at most 1 item",
+            ),
+            (
+                FieldError::type_invalid(
+                    FieldPath::new("spec").child("priority"),
+                    BadValue::Str("string".into()),
+                    "spec.priority in body must be of type integer: \"string\"",
+                ),
+                "spec.priority: Invalid value: \"string\": spec.priority in body must be of type integer: \"string\"",
+            ),
+            (
+                FieldError::duplicate(
+                    path.child("networks").index(1),
+                    BadValue::Str("10.0.0.0/8".into()),
+                ),
+                "spec.ingress[0].networks[1]: Duplicate value: \"10.0.0.0/8\"",
+            ),
+            (
+                FieldError::invalid_omitting_value(
+                    path.child("range"),
+                    "Start port must be less than End port",
+                ),
+                "spec.ingress[0].range: Invalid value: Start port must be less than End port",
+            ),
+            (
+                FieldError::unknown_field(path.child("foo"), "foo"),
+                "spec.ingress[0].foo: unknown field \"foo\"",
+            ),
+            (
+                FieldError::invalid(
+                    FieldPath::root(),
+                    BadValue::Raw("null".into()),
+                    "not checked",
+                ),
+                "<nil>: Invalid value: null: not checked",
             ),
         ];
         for (e, want) in cases {
