@@ -9,7 +9,8 @@
 #                 namespaceSelector (matchLabels, matchExpressions, {});
 #                 ipBlock with except; policyTypes defaulting; the union of
 #                 policies; stateful (replies of allowed connections pass)
-#   unsupported   SCTP, named ports, endPort. A policy that uses one makes
+#   unsupported   SCTP, named ports, endPort, ClusterNetworkPolicy (all
+#                 four of its features). A policy that uses one makes
 #                 `sync` fail with a message naming the field: failing loudly
 #                 beats enforcing something silently wrong. The `version`
 #                 answer (and profile.yaml) declare them, so netpol reports the
@@ -235,8 +236,12 @@ JQ
 
 # Features this example does not implement, found in the state's policies:
 # one line per offending field, with its path (nothing when all is well).
+# A ClusterNetworkPolicy is refused whole (`clusterNetworkPolicies` is absent
+# from the states of harnesses that predate it).
 read -r -d '' UNSUPPORTED_JQ <<'JQ' || true
-.networkPolicies[]
+( .clusterNetworkPolicies // [] | .[]
+  | "ClusterNetworkPolicy \(.metadata.name): ClusterNetworkPolicy is not supported (feature ClusterNetworkPolicy)" ),
+( .networkPolicies[]
 | .metadata as $m
 | ("ingress", "egress") as $dir
 | (.spec[$dir] // []) | to_entries[] | .key as $r
@@ -245,7 +250,7 @@ read -r -d '' UNSUPPORTED_JQ <<'JQ' || true
 | if (.protocol // "TCP") == "SCTP" then "\($where).protocol: SCTP is not supported (feature sctp)"
   elif .endPort != null then "\($where).endPort: port ranges are not supported (feature endPort)"
   elif (.port | type) == "string" then "\($where).port: named port \(.port | tojson) is not supported (feature namedPorts)"
-  else empty end
+  else empty end )
 JQ
 
 # Runs a command inside a node's network namespace.
@@ -299,7 +304,7 @@ case $command in
   # --- version: who we are, and what we declare unsupported ---------------
   version)
     cat >/dev/null
-    printf '%s\n' "{\"name\": \"$NAME\", \"version\": \"$VERSION\", \"protocolVersions\": [\"1\"], \"unsupported\": [\"sctp\", \"endPort\", \"namedPorts\"]}"
+    printf '%s\n' "{\"name\": \"$NAME\", \"version\": \"$VERSION\", \"protocolVersions\": [\"1\"], \"unsupported\": [\"sctp\", \"endPort\", \"namedPorts\", \"ClusterNetworkPolicy\", \"ClusterNetworkPolicyNamedPorts\", \"ClusterNetworkPolicyEgressNodePeers\", \"ClusterNetworkPolicyEgressNetworkPeers\"]}"
     ;;
 
   # --- sync: make every node enforce the state ------------------------------

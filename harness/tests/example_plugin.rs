@@ -24,8 +24,8 @@ use netpol::runner::{RunOptions, run_scenario};
 use rstest::rstest;
 
 /// The scenarios that need a feature the example declares unsupported
-/// (sctp, endPort, namedPorts), by file under `scenarios/`. Every other
-/// scenario must pass.
+/// (sctp, endPort, namedPorts, the ClusterNetworkPolicy features), by file
+/// under `scenarios/`. Every other scenario must pass.
 const UNSUPPORTED: &[(&str, &[&str])] = &[
     ("ports/endport-egress-range.yaml", &["endPort"]),
     ("ports/endport-ingress-range.yaml", &["endPort"]),
@@ -141,7 +141,18 @@ async fn the_version_answer_declares_what_the_profile_declares() {
     let declared: BTreeSet<&str> = info.unsupported.iter().map(|f| f.name()).collect();
     let profile = profile();
     let profiled: BTreeSet<&str> = profile.unsupported.iter().map(|f| f.name()).collect();
-    assert_eq!(declared, BTreeSet::from(["sctp", "endPort", "namedPorts"]));
+    assert_eq!(
+        declared,
+        BTreeSet::from([
+            "sctp",
+            "endPort",
+            "namedPorts",
+            "ClusterNetworkPolicy",
+            "ClusterNetworkPolicyNamedPorts",
+            "ClusterNetworkPolicyEgressNodePeers",
+            "ClusterNetworkPolicyEgressNetworkPeers",
+        ])
+    );
     assert_eq!(
         declared, profiled,
         "examples/iptables-partial/README.md says they agree"

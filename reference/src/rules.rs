@@ -8,12 +8,35 @@
 //! ```text
 //! FORWARD         -> NETPOL-FORWARD
 //! NETPOL-FORWARD  replies of allowed connections: ACCEPT (stateful)
-//!                 -i <veth of pod j>  -> NETPOL-OUT-j   (if j is egress-isolated)
-//!                 -o <veth of pod j>  -> NETPOL-IN-j    (if j is ingress-isolated)
-//! NETPOL-IN-j     clear the allow bit; each rule of each policy isolating j;
-//!                 allow bit set: RETURN; otherwise NETPOL-DENY
-//! NETPOL-IN-j-Pp-Rr   a rule: peers (pod addresses, ipBlocks) -> ports -> set the allow bit
+//!                 -i <veth of pod j>  -> NETPOL-OUT-j   (if a tier applies to j's egress)
+//!                 -o <veth of pod j>  -> NETPOL-IN-j    (if a tier applies to j's ingress)
+//! NETPOL-IN-j     the tiers that apply to j, in order:
+//!                 Admin:         -> NETPOL-IN-j-ADMIN; verdict Accept: RETURN;
+//!                                Deny: NETPOL-DENY; Pass or none: go on
+//!                 NetworkPolicy  (j isolated) clear the allow bit; each rule of
+//!                                each policy isolating j; allow bit set: RETURN;
+//!                                otherwise NETPOL-DENY (Baseline is not reached)
+//!                 Baseline:      -> NETPOL-IN-j-BASELINE; verdict Deny: NETPOL-DENY
+//!                 (end of chain: allowed in this direction)
+//! NETPOL-IN-j-Pp-Rr   a NetworkPolicy rule: peers (pod addresses, ipBlocks) -> ports -> set the allow bit
+//! NETPOL-IN-j-ADMIN   clear the verdict field; the tier's ClusterNetworkPolicies
+//! NETPOL-IN-j-BASELINE  whose subject selects j, by priority then name: each
+//!                     -> NETPOL-CNPk-IN, RETURN as soon as the verdict field is set
+//! NETPOL-CNPk-IN      ClusterNetworkPolicy k's ingress rules in written order:
+//!                     each -> NETPOL-CNPk-IN-Rr, RETURN as soon as the verdict is set
+//!                     (one per node, shared by the node's pods that k selects)
+//! NETPOL-CNPk-IN-Rr   peers (pod and node addresses, networks) -> [-PROTO: protocols]
+//!                     -> set the verdict field to the rule's action
 //! ```
+//!
+//! `OUT` chains are the same for egress, matching the destination (`-d`)
+//! instead of the source (`-s`). A packet that NETPOL-OUT-j lets through
+//! RETURNs to NETPOL-FORWARD, so it still meets its destination's
+//! NETPOL-IN-k when both pods run on this node: an egress Accept does not
+//! decide the ingress. The packet mark carries two things: the
+//! NetworkPolicy allow bit (0x10000) and the ClusterNetworkPolicy verdict
+//! field (0x60000: 0x20000 Accept, 0x40000 Deny, 0x60000 Pass, 0 no rule
+//! matched); each is cleared before it is used.
 //!
 //! Traffic between a pod and its own node never crosses FORWARD (INPUT and
 //! OUTPUT are left alone), nor does a pod's traffic to itself: both are
@@ -22,7 +45,7 @@
 //! Each rule of `docs/spec-notes.md` is cited by its id next to the code
 //! that implements it (`// rule: own-node`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
@@ -30,6 +53,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, Network
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::{Selector, SelectorExt};
+use netpol_protocol::cnp::{Action, Tier};
 use netpol_protocol::{Pod, State};
 
 /// The packet-mark bit a matching rule sets.
@@ -48,6 +72,8 @@ pub enum Deny {
 pub enum RulesError {
     #[error("NetworkPolicy {policy}: {message}")]
     Policy { policy: String, message: String },
+    #[error("ClusterNetworkPolicy {policy}: {message}")]
+    ClusterPolicy { policy: String, message: String },
     #[error("node {0} is not in the state")]
     UnknownNode(String),
 }
@@ -185,18 +211,23 @@ fn selects(p: &PolicyView<'_>, pod: &Pod) -> Result<bool, RulesError> {
 /// Builds the restore input of one node.
 struct Builder<'a> {
     state: &'a State,
+    /// The node whose table this is.
+    node: &'a str,
     namespace_labels: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
     chains: Vec<String>,
     rules: Vec<String>,
+    /// The ClusterNetworkPolicy chains made so far (each once per node).
+    cnp_chains: BTreeSet<String>,
 }
 
 /// The `iptables-restore` input for `node`: the whole filter table.
-pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, RulesError> {
+pub fn node_rules<'a>(state: &'a State, node: &'a str, deny: Deny) -> Result<String, RulesError> {
     if !state.nodes.iter().any(|n| n.name == node) {
         return Err(RulesError::UnknownNode(node.to_string()));
     }
     let mut b = Builder {
         state,
+        node,
         // rule: metadata-name-label (taken from the state, which carries it as
         // the API server sets it; not added here, so that a state without it
         // fails the scenarios that check it).
@@ -207,13 +238,14 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
             .collect(),
         chains: Vec::new(),
         rules: Vec::new(),
+        cnp_chains: BTreeSet::new(),
     };
     let policies: Vec<PolicyView<'_>> = state.network_policies.iter().map(view).collect();
 
     b.chain("NETPOL-FORWARD");
     b.chain("NETPOL-DENY");
-    // rule: own-node, self-traffic (only FORWARD is filtered: neither
-    // crosses it).
+    // rule: own-node, self-traffic, cnp-self-traffic (only FORWARD is
+    // filtered: neither crosses it).
     b.rule(
         "FORWARD",
         "-m comment --comment \"netpol reference enforcer\" -j NETPOL-FORWARD",
@@ -243,56 +275,9 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
     {
         // A forwarded packet crosses the egress chain of its source and the
         // ingress chain of its destination: both must let it through.
-        // rule: egress-and-ingress
+        // rule: egress-and-ingress, cnp-directions
         for direction in [Direction::Egress, Direction::Ingress] {
-            let mut isolating = Vec::new();
-            for (p, policy) in policies.iter().enumerate() {
-                let rules = match direction {
-                    Direction::Ingress => policy.ingress.as_ref(),
-                    Direction::Egress => policy.egress.as_ref(),
-                };
-                if let Some(rules) = rules
-                    && selects(policy, pod)?
-                {
-                    isolating.push((p, policy, rules));
-                }
-            }
-            if isolating.is_empty() {
-                continue; // rule: isolation (not isolated in this direction: everything passes)
-            }
-            let chain = format!("NETPOL-{}-{j}", direction.chain());
-            let (iface, what) = match direction {
-                Direction::Egress => ("-i", "egress of"),
-                Direction::Ingress => ("-o", "ingress to"),
-            };
-            b.rule(
-                "NETPOL-FORWARD",
-                &format!(
-                    "{iface} {} -m comment --comment \"{what} {}/{}\" -j {chain}",
-                    pod.host_veth, pod.namespace, pod.name
-                ),
-            );
-            b.chain(&chain);
-            b.rule(&chain, "-j MARK --set-xmark 0x0/0x10000");
-            // Any rule of any isolating policy sets the allow bit.
-            // rule: policies-additive
-            for (p, policy, rules) in isolating {
-                for (r, rule) in rules.iter().enumerate() {
-                    let rule_chain = format!("{chain}-P{p}-R{r}");
-                    b.rule(
-                        &chain,
-                        &format!(
-                            "-m comment --comment \"{} {}[{r}]\" -j {rule_chain}",
-                            policy.key,
-                            direction.field()
-                        ),
-                    );
-                    b.rule_chain(&rule_chain, policy, rule, direction, pod)?;
-                }
-            }
-            b.rule(&chain, &format!("-m mark --mark {ALLOW_BIT} -j RETURN"));
-            // rule: no-rules-allow-nothing (no rule set the bit)
-            b.rule(&chain, "-j NETPOL-DENY");
+            b.pod_chain(j, pod, direction, &policies)?;
         }
     }
 
@@ -310,6 +295,95 @@ pub fn node_rules(state: &State, node: &str, deny: Deny) -> Result<String, Rules
 }
 
 impl Builder<'_> {
+    /// Pod `j`'s chain of `direction`, if any tier applies to it there.
+    // rule: cnp-tiers (Admin, NetworkPolicy, Baseline, then allowed)
+    fn pod_chain(
+        &mut self,
+        j: usize,
+        pod: &Pod,
+        direction: Direction,
+        policies: &[PolicyView<'_>],
+    ) -> Result<(), RulesError> {
+        let mut isolating = Vec::new();
+        for (p, policy) in policies.iter().enumerate() {
+            let rules = match direction {
+                Direction::Ingress => policy.ingress.as_ref(),
+                Direction::Egress => policy.egress.as_ref(),
+            };
+            if let Some(rules) = rules
+                && selects(policy, pod)?
+            {
+                isolating.push((p, policy, rules));
+            }
+        }
+        let admin = self.applied(pod, Tier::Admin, direction)?;
+        let baseline = self.applied(pod, Tier::Baseline, direction)?;
+        if admin.is_empty() && isolating.is_empty() && baseline.is_empty() {
+            return Ok(()); // rule: isolation (not isolated in this direction: everything passes)
+        }
+        let chain = format!("NETPOL-{}-{j}", direction.chain());
+        let (iface, what) = match direction {
+            Direction::Egress => ("-i", "egress of"),
+            Direction::Ingress => ("-o", "ingress to"),
+        };
+        self.rule(
+            "NETPOL-FORWARD",
+            &format!(
+                "{iface} {} -m comment --comment \"{what} {}/{}\" -j {chain}",
+                pod.host_veth, pod.namespace, pod.name
+            ),
+        );
+        self.chain(&chain);
+        if !admin.is_empty() {
+            self.tier_chain(&chain, Tier::Admin, &admin, direction)?;
+            // rule: cnp-accept (allowed in this direction: back to
+            // NETPOL-FORWARD, which still takes the destination's ingress)
+            self.rule(
+                &chain,
+                &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
+            );
+            // rule: cnp-deny
+            self.rule(
+                &chain,
+                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
+            );
+            // rule: cnp-pass (Pass, or no rule matched: the NetworkPolicy tier)
+        }
+        if !isolating.is_empty() {
+            self.rule(&chain, "-j MARK --set-xmark 0x0/0x10000");
+            // Any rule of any isolating policy sets the allow bit.
+            // rule: policies-additive
+            for (p, policy, rules) in isolating {
+                for (r, rule) in rules.iter().enumerate() {
+                    let rule_chain = format!("{chain}-P{p}-R{r}");
+                    self.rule(
+                        &chain,
+                        &format!(
+                            "-m comment --comment \"{} {}[{r}]\" -j {rule_chain}",
+                            policy.key,
+                            direction.field()
+                        ),
+                    );
+                    self.rule_chain(&rule_chain, policy, rule, direction, pod)?;
+                }
+            }
+            self.rule(&chain, &format!("-m mark --mark {ALLOW_BIT} -j RETURN"));
+            // rule: no-rules-allow-nothing (no rule set the bit)
+            // rule: cnp-networkpolicy-tier (final: Baseline is not reached)
+            self.rule(&chain, "-j NETPOL-DENY");
+            return Ok(());
+        }
+        if !baseline.is_empty() {
+            self.tier_chain(&chain, Tier::Baseline, &baseline, direction)?;
+            // rule: cnp-deny (Accept, Pass, or no rule matched: allowed)
+            self.rule(
+                &chain,
+                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
+            );
+        }
+        Ok(())
+    }
+
     fn chain(&mut self, name: &str) {
         self.chains.push(name.to_string());
     }
@@ -532,6 +606,8 @@ fn dotted_quad(s: &str) -> Option<Ipv4Addr> {
         .collect::<Option<_>>()?;
     Some(Ipv4Addr::from(<[u8; 4]>::try_from(octets).ok()?))
 }
+
+mod cnp;
 
 #[cfg(test)]
 mod tests;

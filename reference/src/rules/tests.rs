@@ -248,3 +248,256 @@ fn ip_blocks_are_read_as_the_api_server_reads_them() {
 fn an_unknown_node_is_an_error() {
     assert!(node_rules(&state(vec![]), "node-9", Deny::Reject).is_err());
 }
+
+// ClusterNetworkPolicy
+
+fn cnp(name: &str, tier: &str, priority: i32, spec: Value) -> Value {
+    let mut object = json!({"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy", "metadata": {"name": name}});
+    object["spec"] = spec;
+    object["spec"]["tier"] = json!(tier);
+    object["spec"]["priority"] = json!(priority);
+    object
+}
+
+fn with_cnps(policies: Vec<Value>, cnps: Vec<Value>) -> State {
+    let mut s = state(policies);
+    s.cluster_network_policies = cnps
+        .into_iter()
+        .map(|v| serde_json::from_value(v).expect("a ClusterNetworkPolicy"))
+        .collect();
+    s
+}
+
+#[test]
+fn cnp_admin_deny_ingress() {
+    // x/a (node-1) is the subject; y/a (node-1) is not, and gets no chain.
+    let s = with_cnps(
+        vec![],
+        vec![cnp(
+            "deny-from-y",
+            "Admin",
+            10,
+            json!({"subject": {"namespaces": {"matchLabels": {"ns": "x"}}},
+                   "ingress": [{"action": "Deny", "from": [{"namespaces": {"matchLabels": {"ns": "y"}}}]}]}),
+        )],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Reject).unwrap());
+}
+
+#[test]
+fn cnp_admin_pass_then_networkpolicy() {
+    // Pass for x/b skips the Admin deny-all; the NetworkPolicy decides then.
+    let s = with_cnps(
+        vec![policy(
+            "x",
+            "web",
+            json!({"podSelector": {"matchLabels": {"pod": "a"}},
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}], "ports": [{"port": 80}]}]}),
+        )],
+        vec![
+            cnp(
+                "deny-all",
+                "Admin",
+                10,
+                json!({"subject": {"namespaces": {}},
+                       "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}),
+            ),
+            cnp(
+                "pass-b",
+                "Admin",
+                5,
+                json!({"subject": {"pods": {"podSelector": {"matchLabels": {"pod": "a"}}}},
+                       "ingress": [{"action": "Pass", "from": [{"pods": {"namespaceSelector": {"matchLabels": {"ns": "x"}}, "podSelector": {"matchLabels": {"pod": "b"}}}}]}]}),
+            ),
+        ],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Reject).unwrap());
+}
+
+#[test]
+fn cnp_baseline_accept_and_deny_egress() {
+    let s = with_cnps(
+        vec![],
+        vec![
+            cnp(
+                "default-deny",
+                "Baseline",
+                2,
+                json!({"subject": {"namespaces": {}},
+                       "egress": [{"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}]}),
+            ),
+            cnp(
+                "allow-y",
+                "Baseline",
+                1,
+                json!({"subject": {"namespaces": {}},
+                       "egress": [{"action": "Accept", "to": [{"namespaces": {"matchLabels": {"ns": "y"}}}]}]}),
+            ),
+        ],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Drop).unwrap());
+}
+
+#[test]
+fn cnp_egress_networks_and_nodes() {
+    // An IPv6 network matches nothing; node-2 by its hostname label.
+    let s = with_cnps(
+        vec![],
+        vec![cnp(
+            "egress",
+            "Admin",
+            1,
+            json!({"subject": {"pods": {"namespaceSelector": {"matchLabels": {"ns": "x"}}, "podSelector": {"matchLabels": {"pod": "a"}}}},
+            "egress": [
+                {"action": "Accept", "to": [{"nodes": {"matchLabels": {"kubernetes.io/hostname": "node-2"}}},
+                                            {"networks": ["172.17.0.0/16", "fd00::/8"]}]},
+                {"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}
+            ]}),
+        )],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Reject).unwrap());
+}
+
+#[test]
+fn cnp_protocols_number_range_and_named_port() {
+    // Ingress: the named port resolves against this node's pods (x/a has
+    // `web` on 80/TCP); egress: against every pod (x/b's `web` is 8080).
+    let s = with_cnps(
+        vec![],
+        vec![cnp(
+            "ports",
+            "Admin",
+            3,
+            json!({"subject": {"namespaces": {"matchLabels": {"ns": "x"}}},
+                   "ingress": [{"action": "Accept", "from": [{"namespaces": {}}],
+                                "protocols": [{"tcp": {"destinationPort": {"number": 80}}},
+                                              {"udp": {"destinationPort": {"range": {"start": 5000, "end": 5010}}}},
+                                              {"sctp": {"destinationPort": {"number": 7000}}},
+                                              {"destinationNamedPort": "web"}]}],
+                   "egress": [{"action": "Deny", "to": [{"pods": {"podSelector": {}}}],
+                               "protocols": [{"destinationNamedPort": "web"}]}]}),
+        )],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Reject).unwrap());
+}
+
+#[test]
+fn cnp_peers_of_a_newer_api_fail_closed() {
+    // `{}` is a peer of a newer API (the CRD forbids it): an Accept rule
+    // matches nothing, a Deny or Pass rule everything. domainNames match no
+    // address in the lab.
+    let s = with_cnps(
+        vec![],
+        vec![cnp(
+            "unknown-peers",
+            "Admin",
+            1,
+            json!({"subject": {"namespaces": {"matchLabels": {"ns": "x"}}},
+                   "egress": [{"action": "Accept", "to": [{}]},
+                              {"action": "Accept", "to": [{"domainNames": ["example.com"]}]},
+                              {"action": "Pass", "to": [{}], "protocols": [{"udp": {"destinationPort": {"number": 53}}}]},
+                              {"action": "Deny", "to": [{}]}]}),
+        )],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Reject).unwrap());
+}
+
+#[test]
+fn cnp_both_tiers_and_a_networkpolicy() {
+    // x/a: Admin, then its NetworkPolicy decides (Baseline is not reached).
+    // y/a: not isolated by a NetworkPolicy: Admin, then Baseline.
+    let s = with_cnps(
+        vec![policy(
+            "x",
+            "from-b",
+            json!({"podSelector": {"matchLabels": {"pod": "a"}},
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}]}]}),
+        )],
+        vec![
+            cnp(
+                "admin",
+                "Admin",
+                100,
+                json!({"subject": {"namespaces": {}},
+                       "ingress": [{"action": "Accept", "from": [{"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"pod": "b"}}}}],
+                                    "protocols": [{"tcp": {"destinationPort": {"number": 81}}}]},
+                                   {"action": "Pass", "from": [{"namespaces": {"matchLabels": {"ns": "x"}}}]}]}),
+            ),
+            cnp(
+                "baseline",
+                "Baseline",
+                100,
+                json!({"subject": {"namespaces": {}},
+                       "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}),
+            ),
+        ],
+    );
+    insta::assert_snapshot!(node_rules(&s, "node-1", Deny::Reject).unwrap());
+}
+
+#[test]
+fn cnp_policies_go_by_priority_then_name() {
+    let deny = |name: &str, priority: i32| {
+        cnp(
+            name,
+            "Admin",
+            priority,
+            json!({"subject": {"namespaces": {}}, "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}),
+        )
+    };
+    let s = with_cnps(
+        vec![],
+        vec![deny("late", 20), deny("b-same", 10), deny("a-same", 10)],
+    );
+    let table = node_rules(&s, "node-1", Deny::Reject).unwrap();
+    let order: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("-A NETPOL-IN-0-ADMIN ") && l.contains("--comment"))
+        .map(|l| l.split('"').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "Admin a-same priority 10",
+            "Admin b-same priority 10",
+            "Admin late priority 20"
+        ]
+    );
+}
+
+#[test]
+fn cnp_chains_are_shared_by_the_pods_of_a_node() {
+    let s = with_cnps(
+        vec![],
+        vec![cnp(
+            "all",
+            "Baseline",
+            0,
+            json!({"subject": {"namespaces": {}}, "egress": [{"action": "Deny", "to": [{"namespaces": {}}]}]}),
+        )],
+    );
+    let table = node_rules(&s, "node-1", Deny::Reject).unwrap();
+    assert_eq!(table.matches(":NETPOL-CNP0-OUT ").count(), 1);
+    assert_eq!(
+        table.matches("-j NETPOL-CNP0-OUT\n").count(),
+        2,
+        "x/a and y/a"
+    );
+    assert!(!table.contains("NETPOL-CNP0-IN"), "no ingress rules");
+}
+
+#[test]
+fn a_policy_without_rules_of_a_direction_leaves_it_alone() {
+    let s = with_cnps(
+        vec![],
+        vec![cnp(
+            "egress-only",
+            "Admin",
+            0,
+            json!({"subject": {"namespaces": {}}, "egress": [{"action": "Accept", "to": [{"namespaces": {}}]}]}),
+        )],
+    );
+    let table = node_rules(&s, "node-1", Deny::Reject).unwrap();
+    assert!(table.contains(":NETPOL-OUT-0 "));
+    assert!(!table.contains(":NETPOL-IN-0 "));
+}
