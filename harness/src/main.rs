@@ -170,14 +170,14 @@ pub(crate) struct RunArgs {
     /// (docs/report-format.md).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// Scenarios run in parallel, each in its own lab.
-    #[arg(long, short = 'j', default_value_t = 4)]
-    jobs: usize,
-    /// Milliseconds a probe may take before it counts as denied (first try).
-    #[arg(long, value_name = "MS", default_value_t = 250)]
+    /// Scenarios run in parallel, each in its own lab (1 to 256).
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// Milliseconds a probe may take before it counts as denied (first try; 1 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout: u64,
-    /// Milliseconds for the second try of a probe observed denied.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// Milliseconds for the second try of a probe observed denied (1 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     retry_timeout: u64,
     /// Skip the check that each lab allows every probe before the first sync.
     #[arg(long)]
@@ -208,7 +208,28 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("{s:?} is not TCP, UDP or SCTP"))
 }
 
+/// Output piped into a reader that stopped (`netpol check scenarios | head -1`)
+/// ends the process quietly, as SIGPIPE would, instead of a panic's message
+/// and exit 101: std ignores SIGPIPE, so `println!` panics on EPIPE.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            // 128 + SIGPIPE, what a shell reports for a writer SIGPIPE ended.
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let verbosity = match (cli.quiet, cli.verbose) {
         (true, _) => Verbosity::Quiet,

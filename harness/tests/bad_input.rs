@@ -1,0 +1,186 @@
+//! Bad input costs little and says what is wrong (issue 15): the command
+//! line on FIFOs, device links, directory loops, oversized, empty and
+//! non-UTF-8 files, a closed stdout, and out-of-range flags. No root needed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory of the test's own, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("netpol-bad-input-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `netpol ARGS`, killing it (and failing the test) after 30 seconds.
+fn netpol(args: &[&str]) -> Outcome {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("netpol {args:?} did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    let _ = err.read_to_string(&mut stderr);
+    Outcome {
+        code: status.code(),
+        stdout: reader.join().unwrap(),
+        stderr,
+    }
+}
+
+fn good_scenario(dir: &Path) {
+    std::fs::copy(
+        repo().join("scenarios/default-policies/default-deny-all.yaml"),
+        dir.join("good.yaml"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_walk_passes_over_fifos_device_links_and_loops() {
+    let scratch = Scratch::new("walk");
+    let dir = &scratch.0;
+    good_scenario(dir);
+    nix::unistd::mkfifo(&dir.join("a.yaml"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("z.yaml")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    let out = netpol(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("1 files, 1 ok"), "{}", out.stdout);
+}
+
+#[test]
+fn a_special_file_named_directly_says_what_it_is() {
+    let scratch = Scratch::new("named");
+    let dir = &scratch.0;
+    let fifo = dir.join("a.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let zero = dir.join("z.yaml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let out = netpol(&["check", fifo.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("is a FIFO (named pipe)"),
+        "{}",
+        out.stderr
+    );
+    let out = netpol(&["check", zero.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("is a character device"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn oversized_empty_and_non_utf8_files_say_so() {
+    let scratch = Scratch::new("content");
+    let dir = &scratch.0;
+    let big = dir.join("big.yaml");
+    std::fs::write(&big, "# x\n".repeat(300_000)).unwrap();
+    let empty = dir.join("empty.yaml");
+    std::fs::write(&empty, "\n  \n").unwrap();
+    let latin1 = dir.join("latin1.yaml");
+    std::fs::write(&latin1, b"name: ok\ndescription: caf\xe9\n").unwrap();
+    let out = netpol(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("larger than 1024 KiB"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("the file is empty"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("invalid byte 0xe9 at line 2, byte 17 of the line"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["check", repo().join("scenarios").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line, as `| head -0` would.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn out_of_range_flags_are_usage_errors() {
+    let good = repo().join("scenarios/default-policies/default-deny-all.yaml");
+    let good = good.to_str().unwrap();
+    for args in [
+        &["run", good, "-j", "0"][..],
+        &["run", good, "--timeout", "0"],
+        &["run", good, "--timeout", "100000000000"],
+        &["run", good, "--retry-timeout", "0"],
+        &["run", good, "--enforcer-timeout", "1e20"],
+        &["run", good, "--enforcer-timeout", "NaN"],
+    ] {
+        let out = netpol(args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
+    }
+}
