@@ -220,3 +220,59 @@ fn memory_is_linear_in_the_number_of_tags() {
     let kib = children_max_rss_kib();
     assert!(kib < 100 * 1024, "netpol simulate took {kib} KiB");
 }
+
+/// A plugin script in `dir`, answering `version` with `version` (shell).
+fn plugin(dir: &Path, version: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("plugin.sh");
+    let script = format!(
+        "#!/bin/sh\nfor a; do cmd=$a; done\ncase $cmd in\n  version) {version} ;;\n  *) cat >/dev/null ;;\nesac\n"
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+const VERSION: &str =
+    r#"echo '{"name": "t", "version": "1", "protocolVersions": ["1"], "unsupported": []}'"#;
+
+#[test]
+fn a_plugin_printing_gigabytes_costs_no_memory() {
+    // Needs root or user namespaces: `version` runs in a PID namespace.
+    let scratch = Scratch::new("loud");
+    let plugin = plugin(&scratch.0, "head -c 400000000 /dev/zero");
+    let good = repo().join("scenarios/default-policies/default-deny-all.yaml");
+    let out = netpol(&[
+        "run",
+        good.to_str().unwrap(),
+        "--enforcer",
+        plugin.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("not a version document"),
+        "{}",
+        out.stderr
+    );
+    let kib = children_max_rss_kib();
+    assert!(kib < 150 * 1024, "netpol run took {kib} KiB");
+}
+
+#[test]
+fn a_plugin_that_exited_is_not_waited_for_when_its_daemon_holds_stdout() {
+    let scratch = Scratch::new("daemon");
+    let plugin = plugin(&scratch.0, &format!("(sleep 30 &); {VERSION}"));
+    let good = repo().join("scenarios/default-policies/default-deny-all.yaml");
+    let out = netpol(&[
+        "run",
+        good.to_str().unwrap(),
+        "--enforcer",
+        plugin.to_str().unwrap(),
+        "--enforcer-timeout",
+        "3",
+    ]);
+    assert!(!out.stderr.contains("did not finish"), "{}", out.stderr);
+    assert!(!out.stdout.contains("did not finish"), "{}", out.stdout);
+    // It enforces nothing: the scenario runs, and fails.
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+}
