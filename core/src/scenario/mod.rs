@@ -9,6 +9,7 @@ pub mod error;
 pub mod policy;
 mod raw;
 pub mod source;
+mod wording;
 pub mod yaml11;
 
 #[cfg(test)]
