@@ -124,6 +124,7 @@ enum Command {
         /// Destination, written like --from.
         #[arg(long, value_name = "PEER")]
         to: String,
+        /// The destination port of the probe (1 to 65535).
         #[arg(long)]
         port: u16,
         /// TCP, UDP or SCTP.
@@ -139,8 +140,10 @@ enum Command {
     /// Example: netpol bench --pods 100 --policies 50
     #[command(verbatim_doc_comment)]
     Bench {
+        /// Pods of the synthetic cluster (1 to 900).
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=900))]
         pods: u16,
+        /// NetworkPolicies of the synthetic cluster.
         #[arg(long, default_value_t = 50)]
         policies: usize,
         /// How long to measure.
@@ -228,6 +231,27 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
+/// `netpol reference-enforcer --help`: its arguments go to the enforcer
+/// untouched, so clap never sees the flag.
+fn wants_help(args: &[String]) -> bool {
+    matches!(
+        args.first().map(String::as_str),
+        Some("--help" | "-h" | "help")
+    )
+}
+
+fn reference_enforcer_help() -> ExitCode {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    match cli.find_subcommand_mut("reference-enforcer") {
+        Some(sub) => {
+            let _ = sub.print_long_help();
+            ExitCode::from(exit::OK)
+        }
+        None => ExitCode::from(exit::USAGE),
+    }
+}
+
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = Cli::parse();
@@ -244,6 +268,9 @@ fn main() -> ExitCode {
             require_expect,
         } => commands::simulate::run(&paths, report.as_deref(), require_expect, verbosity),
         Command::Run(args) => commands::run::run(&args, verbosity),
+        Command::ReferenceEnforcer { args } if wants_help(&args) => {
+            return reference_enforcer_help();
+        }
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
             file,

@@ -276,3 +276,10 @@ fn a_plugin_that_exited_is_not_waited_for_when_its_daemon_holds_stdout() {
     // It enforces nothing: the scenario runs, and fails.
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn reference_enforcer_help_is_help() {
+    let out = netpol(&["reference-enforcer", "--help"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("--iptables"), "{}", out.stdout);
+}

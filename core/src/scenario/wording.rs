@@ -58,6 +58,9 @@ pub fn plain(message: &str) -> String {
     if message.starts_with("multiple YAML documents detected") {
         return "a second YAML document (after `---`): a scenario file holds one document".into();
     }
+    if message.starts_with("recursion limit exceeded") {
+        return "nested deeper than a scenario file may be".into();
+    }
     if message.starts_with("recursive references require") {
         return "an alias refers back to its own anchor (`&a [*a]`): a scenario cannot be recursive"
             .into();
