@@ -283,3 +283,31 @@ fn reference_enforcer_help_is_help() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("--iptables"), "{}", out.stdout);
 }
+
+#[test]
+fn a_huge_value_is_not_echoed_in_full() {
+    let scratch = Scratch::new("long");
+    let text =
+        std::fs::read_to_string(repo().join("scenarios/default-policies/default-deny-all.yaml"))
+            .unwrap();
+    let long = "v".repeat(100_000);
+    let text = text.replacen(
+        "podSelector: {}",
+        &format!("podSelector: {{matchLabels: {{a: {long}}}}}"),
+        1,
+    );
+    let file = scratch.0.join("long.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = netpol(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("more characters cut"),
+        "{}",
+        &out.stdout[..300]
+    );
+    assert!(
+        out.stdout.len() < 5_000,
+        "{} bytes of output",
+        out.stdout.len()
+    );
+}
