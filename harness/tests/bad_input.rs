@@ -311,3 +311,26 @@ fn a_huge_value_is_not_echoed_in_full() {
         out.stdout.len()
     );
 }
+
+#[test]
+fn a_low_descriptor_limit_is_named_not_the_lab() {
+    // 120 descriptors: the lab is built, its preflight probes run short.
+    let good = repo().join("scenarios/default-policies/default-deny-all.yaml");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 120; exec {} run {} -j 1",
+            env!("CARGO_BIN_EXE_netpol"),
+            good.display()
+        ))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("the lab itself is broken"), "{text}");
+    assert!(!text.contains("Ok(") && !text.contains("Err("), "{text}");
+    assert!(
+        text.contains("open-file limit (120, `ulimit -n`)"),
+        "{text}"
+    );
+}
