@@ -349,7 +349,9 @@ impl Plugin {
                         plugin: self.label(),
                         command: command.into(),
                         status: out.status.to_string(),
-                        stderr: tail(&out.stderr),
+                        stderr: Some(tail(&out.stderr))
+                            .filter(|t| !t.is_empty())
+                            .unwrap_or_else(|| "it printed nothing on stderr".into()),
                     })
                 }
             }

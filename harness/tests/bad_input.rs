@@ -334,3 +334,21 @@ fn a_low_descriptor_limit_is_named_not_the_lab() {
         "{text}"
     );
 }
+
+#[test]
+fn a_crashed_plugin_is_reported_without_a_dangling_colon() {
+    let scratch = Scratch::new("segv");
+    let plugin = plugin(&scratch.0, "kill -SEGV $$");
+    let good = repo().join("scenarios/default-policies/default-deny-all.yaml");
+    let out = netpol(&[
+        "run",
+        good.to_str().unwrap(),
+        "--enforcer",
+        plugin.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    let line = out.stderr.trim_end();
+    assert!(line.contains("SIGSEGV"), "{line}");
+    assert!(!line.ends_with(':'), "{line}");
+    assert!(line.ends_with("it printed nothing on stderr"), "{line}");
+}
