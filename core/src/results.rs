@@ -133,11 +133,13 @@ impl Counts {
 
 impl Summary {
     pub fn of(scenarios: &[ScenarioResult]) -> Summary {
-        let mut s = Summary {
-            scenarios: scenarios.len(),
-            ..Summary::default()
-        };
+        Summary::of_each(scenarios.iter())
+    }
+
+    fn of_each<'a>(scenarios: impl Iterator<Item = &'a ScenarioResult>) -> Summary {
+        let mut s = Summary::default();
         for sc in scenarios {
+            s.scenarios += 1;
             match sc.status {
                 Status::Pass => s.passed += 1,
                 Status::Fail => s.failed += 1,
@@ -168,20 +170,20 @@ impl Summary {
     /// without tags are under `(untagged)`. Loader checks are not counted:
     /// they pass without the enforcer. Every report format shows these numbers.
     pub fn by_tag(scenarios: &[ScenarioResult]) -> Vec<(String, Summary)> {
-        let mut tags: std::collections::BTreeMap<String, Vec<ScenarioResult>> =
+        // References, not clones: a clone per tag carries every tag along,
+        // which made memory grow with the square of the number of tags.
+        let mut tags: std::collections::BTreeMap<&str, Vec<&ScenarioResult>> =
             std::collections::BTreeMap::new();
         for s in scenarios.iter().filter(|s| !s.is_loader_check()) {
             if s.tags.is_empty() {
-                tags.entry("(untagged)".to_string())
-                    .or_default()
-                    .push(s.clone());
+                tags.entry("(untagged)").or_default().push(s);
             }
             for t in &s.tags {
-                tags.entry(t.clone()).or_default().push(s.clone());
+                tags.entry(t).or_default().push(s);
             }
         }
         tags.into_iter()
-            .map(|(t, list)| (t, Summary::of(&list)))
+            .map(|(t, list)| (t.to_string(), Summary::of_each(list.into_iter())))
             .collect()
     }
 

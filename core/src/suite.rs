@@ -1,7 +1,7 @@
 //! A suite: the scenario files named on the command line, found and loaded,
 //! with the suite-wide checks (unique names) and `expectInvalid` judged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::field_path::FieldPath;
@@ -15,40 +15,86 @@ pub enum DiscoverError {
     Unreadable(PathBuf, std::io::Error),
     #[error("{0}: no scenario files (*.yaml, *.yml) found")]
     Empty(PathBuf),
+    /// Named directly, a path that is neither a regular file nor a directory:
+    /// reading it could block forever (a FIFO) or never end (`/dev/zero`).
+    #[error("{0}: is {1}, not a scenario file (a regular file) or a directory")]
+    NotAFile(PathBuf, &'static str),
+}
+
+/// What kind of file a path is, in words, when it is not a regular file or a
+/// directory (symbolic links followed).
+fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() || t.is_dir() {
+        None
+    } else if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
+    }
 }
 
 /// The scenario files under `paths`: files as given, directories searched
 /// recursively for `*.yaml` and `*.yml`, in a stable order, each once.
+///
+/// Walks look at regular files and directories only (a FIFO, a device or a
+/// socket named `*.yaml` is passed over), and enter each directory once, so a
+/// symbolic link back up the tree (`self -> .`) ends the descent.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
     let mut files = Vec::new();
+    let mut entered = HashSet::new();
     for path in paths {
-        if path.is_file() {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Err(DiscoverError::Missing(path.clone()));
+        };
+        if let Some(kind) = special_kind(&meta) {
+            return Err(DiscoverError::NotAFile(path.clone(), kind));
+        }
+        if meta.is_file() {
             files.push(path.clone());
-        } else if path.is_dir() {
+        } else {
             let before = files.len();
-            walk(path, &mut files)?;
+            walk(path, &meta, &mut entered, &mut files)?;
             if files.len() == before {
                 return Err(DiscoverError::Empty(path.clone()));
             }
-        } else {
-            return Err(DiscoverError::Missing(path.clone()));
         }
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DiscoverError> {
+fn walk(
+    dir: &Path,
+    meta: &std::fs::Metadata,
+    entered: &mut HashSet<(u64, u64)>,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), DiscoverError> {
+    use std::os::unix::fs::MetadataExt;
+    if !entered.insert((meta.dev(), meta.ino())) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| DiscoverError::Unreadable(dir.to_path_buf(), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     for path in entries {
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        // A dangling link or a vanished entry is passed over, like a FIFO.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, &meta, entered, out)?;
+        } else if meta.is_file() && path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }

@@ -19,6 +19,8 @@ use crate::lab::{Lab, topology};
 use crate::scenario::Round;
 use crate::stop::{self, StopSignal};
 
+mod output;
+
 /// How long processes may take to exit after `cleanup` returned (a plugin
 /// that signals its daemons without waiting for them) before they count
 /// as left behind.
@@ -256,6 +258,13 @@ impl Plugin {
         input: &[u8],
     ) -> Result<Vec<u8>, EnforcerError> {
         let interruptible = command != "cleanup";
+        // Only `version`'s answer is read; other calls' stdout is kept for
+        // nothing but its end.
+        let keep = if command == "version" {
+            output::Keep::Head
+        } else {
+            output::Keep::Tail
+        };
         let interrupted = |signal| EnforcerError::Interrupted {
             plugin: self.label(),
             command: command.into(),
@@ -301,7 +310,7 @@ impl Plugin {
         // (The child is dropped with the select, and killed, before the
         // group is.)
         let outcome = tokio::select! {
-            outcome = tokio::time::timeout(self.timeout, child.wait_with_output()) => Ok(outcome),
+            outcome = tokio::time::timeout(self.timeout, output::wait(child, keep)) => Ok(outcome),
             signal = stop => Err(signal),
         };
         writer.abort();
@@ -340,7 +349,9 @@ impl Plugin {
                         plugin: self.label(),
                         command: command.into(),
                         status: out.status.to_string(),
-                        stderr: truncate(&out.stderr),
+                        stderr: Some(tail(&out.stderr))
+                            .filter(|t| !t.is_empty())
+                            .unwrap_or_else(|| "it printed nothing on stderr".into()),
                     })
                 }
             }
@@ -360,6 +371,18 @@ async fn kill_group(pgid: Option<nix::unistd::Pid>) {
     let deadline = Instant::now() + Duration::from_secs(2);
     while killpg(pgid, None).is_ok() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The last 2,000 characters of a stream: the messages before a failure.
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    let count = text.chars().count();
+    if count > 2000 {
+        format!("...{}", text.chars().skip(count - 2000).collect::<String>())
+    } else {
+        text.to_string()
     }
 }
 

@@ -124,6 +124,7 @@ enum Command {
         /// Destination, written like --from.
         #[arg(long, value_name = "PEER")]
         to: String,
+        /// The destination port of the probe (1 to 65535).
         #[arg(long)]
         port: u16,
         /// TCP, UDP or SCTP.
@@ -139,8 +140,10 @@ enum Command {
     /// Example: netpol bench --pods 100 --policies 50
     #[command(verbatim_doc_comment)]
     Bench {
+        /// Pods of the synthetic cluster (1 to 900).
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=900))]
         pods: u16,
+        /// NetworkPolicies of the synthetic cluster.
         #[arg(long, default_value_t = 50)]
         policies: usize,
         /// How long to measure.
@@ -170,14 +173,14 @@ pub(crate) struct RunArgs {
     /// (docs/report-format.md).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// Scenarios run in parallel, each in its own lab.
-    #[arg(long, short = 'j', default_value_t = 4)]
-    jobs: usize,
-    /// Milliseconds a probe may take before it counts as denied (first try).
-    #[arg(long, value_name = "MS", default_value_t = 250)]
+    /// Scenarios run in parallel, each in its own lab (1 to 256).
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// Milliseconds a probe may take before it counts as denied (first try; 1 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout: u64,
-    /// Milliseconds for the second try of a probe observed denied.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// Milliseconds for the second try of a probe observed denied (1 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     retry_timeout: u64,
     /// Skip the check that each lab allows every probe before the first sync.
     #[arg(long)]
@@ -208,7 +211,49 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("{s:?} is not TCP, UDP or SCTP"))
 }
 
+/// Output piped into a reader that stopped (`netpol check scenarios | head -1`)
+/// ends the process quietly, as SIGPIPE would, instead of a panic's message
+/// and exit 101: std ignores SIGPIPE, so `println!` panics on EPIPE.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            // 128 + SIGPIPE, what a shell reports for a writer SIGPIPE ended.
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
+/// `netpol reference-enforcer --help`: its arguments go to the enforcer
+/// untouched, so clap never sees the flag.
+fn wants_help(args: &[String]) -> bool {
+    matches!(
+        args.first().map(String::as_str),
+        Some("--help" | "-h" | "help")
+    )
+}
+
+fn reference_enforcer_help() -> ExitCode {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    match cli.find_subcommand_mut("reference-enforcer") {
+        Some(sub) => {
+            let _ = sub.print_long_help();
+            ExitCode::from(exit::OK)
+        }
+        None => ExitCode::from(exit::USAGE),
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let verbosity = match (cli.quiet, cli.verbose) {
         (true, _) => Verbosity::Quiet,
@@ -223,6 +268,9 @@ fn main() -> ExitCode {
             require_expect,
         } => commands::simulate::run(&paths, report.as_deref(), require_expect, verbosity),
         Command::Run(args) => commands::run::run(&args, verbosity),
+        Command::ReferenceEnforcer { args } if wants_help(&args) => {
+            return reference_enforcer_help();
+        }
         Command::ReferenceEnforcer { args } => return netpol_reference::main(args),
         Command::Explain {
             file,

@@ -137,9 +137,13 @@ pub enum ScenarioError {
     #[error("cannot build the lab: {0}")]
     Lab(#[from] LabError),
     #[error(
-        "lab preflight: before any enforcer sync, {probe} was {observed}, not allowed; the lab itself is broken"
+        "lab preflight: before any enforcer sync, {probe} was {observed}, not allowed; {blame}"
     )]
-    Preflight { probe: String, observed: String },
+    Preflight {
+        probe: String,
+        observed: String,
+        blame: String,
+    },
     #[error("round {round}: {error}")]
     Model { round: String, error: CompileError },
     #[error("round {round}: {error}")]
@@ -521,7 +525,23 @@ async fn preflight(
     Err(ScenarioError::Preflight {
         probe: name(s, p),
         observed: describe(o),
+        blame: preflight_blame(o),
     })
+}
+
+/// Who is to blame for a failed preflight: the descriptor limit when a
+/// socket could not be opened for want of descriptors, else the lab.
+fn preflight_blame(o: &Observation) -> String {
+    match o {
+        Err(e) if e.contains("os error 24") => {
+            let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or_else(|_| "?".to_string(), |(soft, _)| soft.to_string());
+            format!(
+                "the open-file limit ({limit}, `ulimit -n`) is too low for the labs: raise it, or run fewer at once (-j)"
+            )
+        }
+        _ => "the lab itself is broken".to_string(),
+    }
 }
 
 fn describe(o: &Observation) -> String {

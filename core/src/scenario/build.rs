@@ -49,7 +49,20 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
         text,
         super::source::yaml_options(),
     ) {
-        Err(e) => fail(vec![yaml_problem(&e)]),
+        Err(e) => {
+            let mut p = yaml_problem(&e);
+            // The document parsed: the position names a field of it.
+            if let Some(path) = p.position.and_then(|at| super::wording::path_at(&root, at)) {
+                // A missing field is reported where its mapping starts, which
+                // is where the mapping's first key is: the mapping is meant.
+                p.path = if p.message.starts_with("missing field") {
+                    super::wording::parent(&path)
+                } else {
+                    path
+                };
+            }
+            fail(vec![p])
+        }
         Ok(raw) => {
             let mut b = Builder {
                 root: &root,
@@ -179,7 +192,7 @@ fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
     if let Some(i) = message.rfind(" at line ") {
         message = &message[..i];
     }
-    let mut p = Problem::at(FieldPath::root(), message.to_string());
+    let mut p = Problem::at(FieldPath::root(), super::wording::plain(message));
     p.position = e.location().map(|l| Position {
         line: l.line(),
         column: l.column(),

@@ -50,15 +50,33 @@ impl fmt::Display for Problem {
         }
         match &self.object {
             Some((object, field)) if field.is_root() => {
-                write!(f, "{} ({object}): {}", self.path, self.message)
+                write!(f, "{} ({object}): {}", self.path, cut(&self.message))
             }
             Some((object, field)) => {
-                write!(f, "{} ({object}): {field}: {}", self.path, self.message)
+                write!(
+                    f,
+                    "{} ({object}): {field}: {}",
+                    self.path,
+                    cut(&self.message)
+                )
             }
-            None if self.path.is_root() => f.write_str(&self.message),
-            None => write!(f, "{}: {}", self.path, self.message),
+            None if self.path.is_root() => f.write_str(&cut(&self.message)),
+            None => write!(f, "{}: {}", self.path, cut(&self.message)),
         }
     }
+}
+
+/// The most of a message printed: messages quote what was written, and a
+/// 10 MB label value is no help in a terminal.
+const MESSAGE_CHARS: usize = 500;
+
+fn cut(message: &str) -> std::borrow::Cow<'_, str> {
+    let count = message.chars().count();
+    if count <= MESSAGE_CHARS {
+        return message.into();
+    }
+    let head: String = message.chars().take(MESSAGE_CHARS).collect();
+    format!("{head}... ({} more characters cut)", count - MESSAGE_CHARS).into()
 }
 
 /// A scenario that cannot be loaded, with every problem found.

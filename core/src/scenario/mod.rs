@@ -9,6 +9,7 @@ pub mod error;
 pub mod policy;
 mod raw;
 pub mod source;
+mod wording;
 pub mod yaml11;
 
 #[cfg(test)]
@@ -104,22 +105,66 @@ impl ScenarioFile {
     }
 }
 
+/// The largest scenario file read, in bytes: the matrix's largest is about
+/// 31 KB; the limit keeps a mistaken path (a log, `/dev/zero` behind a link)
+/// from costing memory in proportion to its size.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Loads one scenario file.
 pub fn load(path: &Path) -> ScenarioFile {
-    match std::fs::read_to_string(path) {
+    match read_text(path) {
         Ok(text) => load_str(path, &text),
-        Err(e) => ScenarioFile {
+        Err(message) => ScenarioFile {
             file: path.to_path_buf(),
             header: Header::default(),
             loaded: Err(LoadError {
                 file: path.to_path_buf(),
-                problems: vec![Problem::at(
-                    crate::field_path::FieldPath::root(),
-                    format!("cannot read: {e}"),
-                )],
+                problems: vec![Problem::at(crate::field_path::FieldPath::root(), message)],
             }),
         },
     }
+}
+
+/// The file's text, read only when it is a regular file of at most
+/// [`MAX_FILE_BYTES`], not empty, and UTF-8; otherwise what is wrong, in words.
+fn read_text(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, a device or a directory): not read".into());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is larger than {} KiB, the most a scenario file may hold",
+            MAX_FILE_BYTES / 1024
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("the file is empty: a scenario holds at least its `name` \
+                    (docs/scenario-format.md)"
+            .into());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        format!(
+            "not UTF-8: invalid byte 0x{:02x} at line {line}, byte {column} of the line \
+             (byte offset {at} in the file); scenario files are UTF-8 text",
+            e.as_bytes()[at]
+        )
+    })
 }
 
 /// Loads a scenario from text; `file` names it in errors.

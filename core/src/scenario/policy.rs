@@ -161,7 +161,29 @@ pub(super) fn decode_error(
     {
         return (field.child(missing), "Required value".to_string());
     }
-    (field, message)
+    (field, fraction_words(&message).unwrap_or(message))
+}
+
+/// serde's "invalid type: floating point `120.0`, expected IntOrString" for a
+/// port written `0120` (which YAML reads as a fraction), in the scenario's words.
+fn fraction_words(message: &str) -> Option<String> {
+    let number = message
+        .strip_prefix("invalid type: floating point `")?
+        .split('`')
+        .next()?;
+    let expected = message.rsplit("expected ").next().unwrap_or_default();
+    let what = if expected == "IntOrString" {
+        "a whole number or a name"
+    } else {
+        "a whole number"
+    };
+    let hint = match number.strip_suffix(".0") {
+        Some(whole) => format!(
+            " (a leading zero, as in `0{whole}`, or a decimal point makes YAML read it so): write {whole}"
+        ),
+        None => String::new(),
+    };
+    Some(format!("must be {what}, not the fraction {number}{hint}"))
 }
 
 /// Keys of `written` (other than nulls) that did not survive decoding.
@@ -201,6 +223,17 @@ mod tests {
     }
 
     const HEAD: &str = "policies:\n- apiVersion: networking.k8s.io/v1\n  kind: NetworkPolicy\n  metadata: {name: web, namespace: x}\n";
+
+    #[test]
+    fn a_port_with_a_leading_zero_is_said_in_words() {
+        assert_eq!(
+            super::fraction_words("invalid type: floating point `120.0`, expected IntOrString")
+                .as_deref(),
+            Some(
+                "must be a whole number or a name, not the fraction 120.0 (a leading zero, as in `0120`, or a decimal point makes YAML read it so): write 120"
+            )
+        );
+    }
 
     #[test]
     fn decodes_a_policy_and_defaults_the_namespace() {

@@ -92,7 +92,7 @@ fn cases() -> Vec<Case> {
         case("unknown key", &[
             "name: s",
             "polices: []",
-        ], ("polices", "policies"), "", 2, "unknown field `polices`, expected one of"),
+        ], ("polices", "policies"), "polices", 2, "unknown field `polices`, expected one of"),
         case("unknown key in the cluster", &[
             "name: s",
             "cluster:",
@@ -100,7 +100,7 @@ fn cases() -> Vec<Case> {
             "  namespaces: [{name: x}]",
             "  pods:",
             "  - {name: a, namespace: x, nod: n1}",
-        ], ("nod:", "node:"), "", 6, "unknown field `nod`, expected one of"),
+        ], ("nod:", "node:"), "cluster.pods[0].nod", 6, "unknown field `nod`, expected one of"),
         case("missing key", &[
             "description: nameless",
         ], ("description:", "name: s\ndescription:"), "", 1, "missing field `name`"),
@@ -112,11 +112,11 @@ fn cases() -> Vec<Case> {
             "name: s",
             "expect:",
             "  default: maybe",
-        ], ("maybe", "denied"), "", 3, "unknown variant `maybe`"),
+        ], ("maybe", "denied"), "expect.default", 3, "unknown value \"maybe\", expected allowed or denied"),
         case("cluster neither a name nor an object", &[
             "name: s",
             "cluster: [a]",
-        ], ("[a]", "standard"), "", 2, "invalid type: sequence, expected \"standard\" or a cluster object"),
+        ], ("[a]", "standard"), "cluster", 2, "invalid type: sequence, expected \"standard\" or a cluster object"),
 
         // ---- the scenario ------------------------------------------------
         case("scenario name", &[

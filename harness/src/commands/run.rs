@@ -57,7 +57,7 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
             timeout: Duration::from_millis(args.timeout),
             retry_timeout: Duration::from_millis(args.retry_timeout),
         },
-        jobs: args.jobs,
+        jobs: args.jobs.into(),
         keep: args.keep,
         pause: args.pause,
         preflight: !args.no_preflight,
