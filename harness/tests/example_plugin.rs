@@ -89,8 +89,20 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
         terminal::scenario_line(&result),
         terminal::details(&result)
     );
-    match UNSUPPORTED.iter().find(|(f, _)| *f == file) {
-        Some((_, needs)) => {
+    // Every ClusterNetworkPolicy scenario needs the feature the example lacks.
+    let cnp: &[&str] = &["ClusterNetworkPolicy"];
+    let listed = UNSUPPORTED
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, needs)| *needs);
+    let expected =
+        if file.starts_with("cluster-network-policy/") || file.starts_with("cnp-upstream/") {
+            Some(listed.unwrap_or(cnp))
+        } else {
+            listed
+        };
+    match expected {
+        Some(needs) => {
             assert_eq!(result.status, Status::Unsupported, "{details}");
             let message = result.message.as_deref().unwrap_or_default();
             assert!(
