@@ -119,7 +119,9 @@ pub struct NotProbed {
 /// `expect` is an error; a scenario needing a feature declared
 /// `unsupported` is unsupported, and so is one whose every probe is SCTP
 /// with `sctp` declared unsupported (those probes are never sent); a
-/// scenario without a probe is an error, for it would check nothing.
+/// scenario without a probe is an error, for it would check nothing, and
+/// so is one with ClusterNetworkPolicy `domainNames` peers (the lab
+/// resolves no names).
 pub fn probes_to_send(
     s: &Scenario,
     unsupported: &BTreeSet<Feature>,
@@ -159,6 +161,21 @@ pub fn probes_to_send(
                 crate::features::list(&missing)
             ),
         });
+    }
+    // The lab resolves no names: what a domainNames peer allows cannot be
+    // shown by any probe, so such a scenario is not run, and says why.
+    if let Some(p) = s.rounds.iter().flat_map(|r| &r.cluster_policies).find(|p| {
+        p.object
+            .spec
+            .egress
+            .iter()
+            .flat_map(|r| &r.to)
+            .any(|peer| peer.domain_names.is_some())
+    }) {
+        return Err(error(format!(
+            "ClusterNetworkPolicy {} has domainNames peers: the lab resolves no names, so verdicts that depend on them cannot be checked; netpol does not run such a scenario",
+            p.name
+        )));
     }
     if s.probes.is_empty() {
         return Err(error(format!(
@@ -311,6 +328,23 @@ mod tests {
             }
         );
         assert!(probes_to_send(&s, &unsupported(&["sctp"]), false).is_ok());
+    }
+
+    #[test]
+    fn domain_names_peers_are_not_judged_and_say_why() {
+        let s = scenario(
+            "policies:\n- apiVersion: policy.networking.k8s.io/v1alpha2\n  kind: ClusterNetworkPolicy\n  metadata: {name: dns}\n  spec:\n    tier: Admin\n    priority: 1\n    subject: {namespaces: {}}\n    egress: [{action: Accept, to: [{domainNames: [example.com]}]}]\nexpect: {default: allowed}\n",
+        );
+        let why = probes_to_send(&s, &BTreeSet::new(), false).unwrap_err();
+        assert_eq!(why.status, Status::Error);
+        assert!(
+            why.message.starts_with(
+                "ClusterNetworkPolicy dns has domainNames peers: the lab resolves no names"
+            ),
+            "{}",
+            why.message
+        );
+        assert_eq!(simulate(&s, false).status, Status::Error);
     }
 
     #[test]
