@@ -15,7 +15,7 @@
 //!    the rest's; kubectl's default strict field validation refuses them;
 //! 2. `metadata` as `ValidateObjectMetaAccessor` checks a cluster-scoped
 //!    custom resource (`name` a DNS-1123 subdomain, labels, annotations, …);
-//! 3. the OpenAPI schema ([`schema`]), then `x-kubernetes-list-type: set`;
+//! 3. the OpenAPI schema (the `schema` module), then `x-kubernetes-list-type: set`;
 //! 4. the CEL rules, unless an error of a kind that blocks them came
 //!    before (a type error, an unsupported or missing value, too long, too
 //!    many): then a single `<nil>: Invalid value: null: some validation
