@@ -1,7 +1,7 @@
 //! Nothing in the host's own network namespace changes, whatever happens
 //! to a lab: built, used and torn down; dropped by a panic; held by a
 //! process killed with SIGKILL. Needs root, and the host's tools
-//! (iproute2, iptables, nftables, util-linux): without one, the tests fail
+//! (iproute2, iptables, nftables): without one, the tests fail
 //! saying which.
 //!
 //! Run by an ordinary user, the tests are in the user namespace
@@ -57,9 +57,31 @@ fn host_state() -> Vec<(String, String)> {
         ("rp_filter".into(), sysctl("net/ipv4/conf/all/rp_filter")),
         (
             "network namespaces of processes".into(),
-            run("lsns", &["-t", "net", "-n", "-o", "NS"]),
+            process_net_namespaces(),
         ),
     ]
+}
+
+/// The network namespaces the host's processes are in, read from `/proc`
+/// (not `lsns`, which fails now and then when a process ends during its
+/// scan). A process that ends while it is read is skipped.
+fn process_net_namespaces() -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(ns) = std::fs::read_link(entry.path().join("ns/net")) {
+            seen.insert(ns.to_string_lossy().into_owned());
+        }
+    }
+    assert!(
+        !seen.is_empty(),
+        "no process's network namespace could be read from /proc"
+    );
+    seen.into_iter().collect::<Vec<_>>().join("\n")
 }
 
 /// Lifetimes of dynamic addresses and routes count down on their own.
