@@ -257,6 +257,40 @@ impl Plugin {
         command: &str,
         input: &[u8],
     ) -> Result<Vec<u8>, EnforcerError> {
+        let started = Instant::now();
+        let result = self.run_call(pids, command, input).await;
+        // `-v` shows every plugin call: a vendor debugging a plugin sees what
+        // was asked, in which lab, how long it took and how it ended.
+        let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(out) => tracing::debug!(
+                plugin = %self.label(),
+                lab = pids.name(),
+                command,
+                input_bytes = input.len(),
+                output_bytes = out.len(),
+                took_ms = format_args!("{took_ms:.1}"),
+                "plugin call succeeded"
+            ),
+            Err(error) => tracing::debug!(
+                plugin = %self.label(),
+                lab = pids.name(),
+                command,
+                input_bytes = input.len(),
+                took_ms = format_args!("{took_ms:.1}"),
+                %error,
+                "plugin call failed"
+            ),
+        }
+        result
+    }
+
+    async fn run_call(
+        &self,
+        pids: &PidNs,
+        command: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, EnforcerError> {
         let interruptible = command != "cleanup";
         // Only `version`'s answer is read; other calls' stdout is kept for
         // nothing but its end.

@@ -38,7 +38,8 @@ struct Cli {
     /// Say less: failures and the summary only.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// Say more: timings, and why scenarios were not run.
+    /// Say more: timings, why scenarios were not run, and on stderr every
+    /// plugin call (lab, command, time taken, how it ended).
     #[arg(short, long, global = true)]
     verbose: bool,
 }
@@ -252,6 +253,25 @@ fn reference_enforcer_help() -> ExitCode {
     }
 }
 
+/// `-v`: netpol's own debug events (plugin calls, labs built and torn
+/// down, with timings) on stderr, beside the report on stdout.
+fn log_to_stderr() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let ours = tracing_subscriber::filter::Targets::new()
+        .with_target("netpol", tracing::Level::DEBUG)
+        .with_target("netpol_core", tracing::Level::DEBUG)
+        .with_target("netpol_reference", tracing::Level::DEBUG);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(ours)
+        .init();
+}
+
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = Cli::parse();
@@ -260,6 +280,9 @@ fn main() -> ExitCode {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
+    if cli.verbose {
+        log_to_stderr();
+    }
     let result = match cli.command {
         Command::Check { paths } => commands::check::run(&paths),
         Command::Simulate {

@@ -299,6 +299,7 @@ pub async fn run_scenario(
         }
     };
     let setup_ms = ms(started.elapsed());
+    tracing::debug!(scenario = %s.name, lab = %label, setup_ms = format_args!("{setup_ms:.1}"), "lab built");
     let plugin = match enforcer {
         Enforcer::Plugin(p) => Some(p),
         Enforcer::None => None,
@@ -344,6 +345,7 @@ pub async fn run_scenario(
     }
     let kept = options.keep.then(|| keep::keep(&lab));
     let teardown_ms = ms(lab.teardown().await);
+    tracing::debug!(scenario = %s.name, lab = %label, teardown_ms = format_args!("{teardown_ms:.1}"), "lab torn down");
     let mut result = if errors.0.is_empty() {
         scenario_result(s, rounds, started)
     } else {

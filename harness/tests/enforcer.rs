@@ -187,3 +187,48 @@ esac"#
         );
     }
 }
+
+/// `-v` shows every plugin call on stderr: the command, the lab, the time it
+/// took, and how it ended (a failure with the plugin's own words).
+#[test]
+fn verbose_shows_each_plugin_call_and_how_it_ended() {
+    require_root();
+    let script = Script::new(
+        "verbose",
+        &format!(
+            "case $1 in version) echo '{VERSION}';; sync) echo 'no such chain' >&2; exit 3;; esac"
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        // Through /bin/sh: see `Script::start` ("Text file busy").
+        .args(["run", "-v", "--jobs", "1", "--enforcer", "/bin/sh"])
+        .arg(format!("--enforcer-arg={}", script.path().display()))
+        .arg(repo().join("scenarios/default-policies/default-deny-ingress.yaml"))
+        .output()
+        .expect("netpol runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let call = |command: &str, ended: &str| {
+        stderr.lines().any(|l| {
+            l.contains(ended)
+                && l.contains(&format!("command=\"{command}\""))
+                && l.contains("took_ms=")
+        })
+    };
+    assert!(call("version", "plugin call succeeded"), "{stderr}");
+    assert!(call("sync", "plugin call failed"), "{stderr}");
+    assert!(stderr.contains("no such chain"), "{stderr}");
+    assert!(call("cleanup", "plugin call succeeded"), "{stderr}");
+    assert!(
+        stderr.contains("lab built") && stderr.contains("lab torn down"),
+        "{stderr}"
+    );
+
+    // Without -v, none of it.
+    let quiet = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["run", "--jobs", "1", "--enforcer", "/bin/sh"])
+        .arg(format!("--enforcer-arg={}", script.path().display()))
+        .arg(repo().join("scenarios/default-policies/default-deny-ingress.yaml"))
+        .output()
+        .expect("netpol runs");
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("plugin call"));
+}
