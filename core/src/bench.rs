@@ -50,7 +50,7 @@ pub fn synthetic_cluster(pods: usize) -> Cluster {
                 crate::cluster::Labels::new(),
             ),
             name: format!("node-{}", i + 1),
-            ip: crate::cluster::default_node_ip(i),
+            ips: crate::cluster::Addresses::v4(crate::cluster::default_node_ip(i)),
             ports: standard_ports(),
         })
         .collect();
@@ -74,17 +74,18 @@ pub fn synthetic_cluster(pods: usize) -> Cluster {
             ]
             .into(),
             node: i % 4,
-            ip: Ipv4Addr::new(
+            ips: crate::cluster::Addresses::v4(Ipv4Addr::new(
                 10,
                 244,
                 u8::try_from(i % 4 + 1).expect("4 nodes"),
                 u8::try_from(10 + i / 4)
                     .expect("at most 900 pods (bench's limit): hosts .10 to .234"),
-            ),
+            )),
             ports: standard_ports(),
         })
         .collect();
     Cluster {
+        families: vec![crate::cluster::IpFamily::IPv4],
         nodes,
         namespaces,
         pods,
@@ -164,6 +165,7 @@ pub fn run(pods: usize, policies: usize, duration: Duration) -> BenchResult {
         .flat_map(|from| (0..pods).map(move |to| (from, to)))
         .flat_map(|(from, to)| {
             default_ports().into_iter().map(move |pp| Probe {
+                family: crate::cluster::IpFamily::IPv4,
                 from: Endpoint::Pod(from),
                 to: Endpoint::Pod(to),
                 port: pp.port,
@@ -203,6 +205,7 @@ mod tests {
         let probes: Vec<Probe> = (0..100)
             .flat_map(|f| {
                 (0..100).map(move |t| Probe {
+                    family: crate::cluster::IpFamily::IPv4,
                     from: Endpoint::Pod(f),
                     to: Endpoint::Pod(t),
                     port: 80,

@@ -6,9 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
+
+pub use netpol_protocol::IpFamily;
 
 /// Labels of a pod or namespace.
 pub type Labels = BTreeMap<String, String>;
@@ -98,12 +100,73 @@ pub fn standard_ports() -> Vec<ContainerPort> {
         .collect()
 }
 
+/// A host's addresses, at most one per family. Pods and nodes have one of
+/// each family of the cluster; an external host has those it lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Addresses {
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<Ipv6Addr>,
+}
+
+impl Addresses {
+    pub fn v4(ip: Ipv4Addr) -> Addresses {
+        Addresses {
+            v4: Some(ip),
+            v6: None,
+        }
+    }
+
+    /// The address of `family`, if the host has one.
+    pub fn of(&self, family: IpFamily) -> Option<IpAddr> {
+        match family {
+            IpFamily::IPv4 => self.v4.map(IpAddr::V4),
+            IpFamily::IPv6 => self.v6.map(IpAddr::V6),
+        }
+    }
+
+    /// Every address, in the order of `families` (the primary first).
+    pub fn in_order(&self, families: &[IpFamily]) -> Vec<IpAddr> {
+        families.iter().filter_map(|&f| self.of(f)).collect()
+    }
+
+    /// Every address, IPv4 first.
+    pub fn all(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        IpFamily::ALL.into_iter().filter_map(|f| self.of(f))
+    }
+
+    /// Sets the address of the family of `ip`.
+    pub fn set(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(v4) => self.v4 = Some(v4),
+            IpAddr::V6(v6) => self.v6 = Some(v6),
+        }
+    }
+}
+
+impl fmt::Display for Addresses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let all: Vec<String> = self.all().map(|ip| ip.to_string()).collect();
+        f.write_str(&all.join(", "))
+    }
+}
+
+/// The IPv6 address of the format's plan for an IPv4 one: its four numbers
+/// written as the groups of `fd00:A:B:C::D`, with the same digits
+/// (10.244.1.10 gets `fd00:10:244:1::10`).
+pub fn planned_ipv6(ip: Ipv4Addr) -> Ipv6Addr {
+    let group = |n: u8| {
+        u16::from_str_radix(&n.to_string(), 16).expect("three decimal digits are hexadecimal")
+    };
+    let [a, b, c, d] = ip.octets();
+    Ipv6Addr::new(0xfd00, group(a), group(b), group(c), 0, 0, 0, group(d))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub name: String,
     /// Includes `kubernetes.io/hostname` and `kubernetes.io/os`.
     pub labels: Labels,
-    pub ip: Ipv4Addr,
+    pub ips: Addresses,
     /// What the node's own address serves, for `node:` probes.
     pub ports: Vec<ContainerPort>,
 }
@@ -122,7 +185,7 @@ pub struct Pod {
     pub labels: Labels,
     /// Index into `Cluster::nodes`.
     pub node: usize,
-    pub ip: Ipv4Addr,
+    pub ips: Addresses,
     pub ports: Vec<ContainerPort>,
 }
 
@@ -137,7 +200,7 @@ impl Pod {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct External {
     pub name: String,
-    pub ip: Ipv4Addr,
+    pub ips: Addresses,
     pub ports: Vec<ContainerPort>,
 }
 
@@ -149,8 +212,10 @@ pub enum Endpoint {
     Node(usize),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cluster {
+    /// `ipFamilies`: the primary first.
+    pub families: Vec<IpFamily>,
     pub nodes: Vec<Node>,
     pub namespaces: Vec<Namespace>,
     pub pods: Vec<Pod>,
@@ -193,12 +258,27 @@ impl Cluster {
         }
     }
 
-    pub fn endpoint_ip(&self, e: Endpoint) -> Ipv4Addr {
+    /// The endpoint's addresses (pods and nodes: one per family of the cluster).
+    pub fn endpoint_ips(&self, e: Endpoint) -> Addresses {
         match e {
-            Endpoint::Pod(i) => self.pods[i].ip,
-            Endpoint::External(i) => self.externals[i].ip,
-            Endpoint::Node(i) => self.nodes[i].ip,
+            Endpoint::Pod(i) => self.pods[i].ips,
+            Endpoint::External(i) => self.externals[i].ips,
+            Endpoint::Node(i) => self.nodes[i].ips,
         }
+    }
+
+    /// The endpoint's address of `family`, if it has one.
+    pub fn endpoint_ip(&self, e: Endpoint, family: IpFamily) -> Option<IpAddr> {
+        self.endpoint_ips(e).of(family)
+    }
+
+    pub fn has_family(&self, family: IpFamily) -> bool {
+        self.families.contains(&family)
+    }
+
+    /// Whether the cluster is IPv4 only, as every version-1 scenario's is.
+    pub fn is_ipv4_only(&self) -> bool {
+        self.families == [IpFamily::IPv4]
     }
 
     pub fn endpoint_ports(&self, e: Endpoint) -> &[ContainerPort] {
@@ -225,7 +305,7 @@ impl Cluster {
             .map(|n| Node {
                 labels: node_labels(&format!("node-{n}"), Labels::new()),
                 name: format!("node-{n}"),
-                ip: default_node_ip(n as usize - 1),
+                ips: Addresses::v4(default_node_ip(n as usize - 1)),
                 ports: standard_ports(),
             })
             .collect();
@@ -245,46 +325,91 @@ impl Cluster {
                     name: name.to_string(),
                     labels: [("pod".to_string(), name.to_string())].into(),
                     node,
-                    ip: Ipv4Addr::UNSPECIFIED,
+                    ips: Addresses::default(),
                     ports: standard_ports(),
                 });
             }
         }
         let mut cluster = Cluster {
+            families: vec![IpFamily::IPv4],
             nodes,
             namespaces,
             pods,
             externals: Vec::new(),
         };
-        let pinned = vec![None; cluster.pods.len()];
+        let pinned = vec![Addresses::default(); cluster.pods.len()];
         cluster.allocate_pod_addresses(&pinned);
         cluster
     }
 
-    /// Gives every pod without a pinned address the next free address of its
-    /// node's pod range 10.244.N.0/24 (N 1-based, in node order), from .10
-    /// upwards, skipping addresses used anywhere in the cluster.
-    pub fn allocate_pod_addresses(&mut self, pinned: &[Option<Ipv4Addr>]) {
-        let mut used: std::collections::HashSet<Ipv4Addr> =
-            pinned.iter().flatten().copied().collect();
-        used.extend(self.nodes.iter().map(|n| n.ip));
-        used.extend(self.externals.iter().map(|e| e.ip));
+    /// The standard cluster in `families` (the primary first): nodes and
+    /// pods get an address of each, as the format's plan gives them.
+    pub fn standard_in(families: Vec<IpFamily>) -> Cluster {
+        let mut c = Cluster::standard();
+        if c.families == families {
+            return c;
+        }
+        c.families = families;
+        let has_v6 = c.has_family(IpFamily::IPv6);
+        let has_v4 = c.has_family(IpFamily::IPv4);
+        for (i, node) in c.nodes.iter_mut().enumerate() {
+            let plan = default_node_ip(i);
+            node.ips = Addresses {
+                v4: has_v4.then_some(plan),
+                v6: has_v6.then(|| planned_ipv6(plan)),
+            };
+        }
+        let pinned = vec![Addresses::default(); c.pods.len()];
+        c.allocate_pod_addresses(&pinned);
+        c
+    }
+
+    /// Gives every pod the addresses of the cluster's families that it does
+    /// not pin. IPv4: the next free address of its node's pod range
+    /// 10.244.N.0/24 (N 1-based, in node order), from .10 upwards, skipping
+    /// addresses used anywhere in the cluster. IPv6: the plan's form of that
+    /// IPv4 address ([`planned_ipv6`]), also in an IPv6-only cluster, where
+    /// the IPv4 address is only worked out. Nodes' addresses are set (and
+    /// their IPv6 one planned) before.
+    pub fn allocate_pod_addresses(&mut self, pinned: &[Addresses]) {
+        let has_v4 = self.has_family(IpFamily::IPv4);
+        let has_v6 = self.has_family(IpFamily::IPv6);
+        let mut used: std::collections::HashSet<IpAddr> = pinned
+            .iter()
+            .flat_map(|a| a.all().collect::<Vec<_>>())
+            .collect();
+        for host in self
+            .nodes
+            .iter()
+            .map(|n| n.ips)
+            .chain(self.externals.iter().map(|e| e.ips))
+        {
+            used.extend(host.all());
+        }
         let mut next_host = vec![10u8; self.nodes.len()];
         for (pod, pin) in self.pods.iter_mut().zip(pinned) {
-            if let Some(ip) = pin {
-                pod.ip = *ip;
-                continue;
-            }
             let n = pod.node;
-            loop {
-                let candidate = pod_range_address(n, next_host[n]);
-                next_host[n] = next_host[n].saturating_add(1);
-                if !used.contains(&candidate) {
-                    used.insert(candidate);
-                    pod.ip = candidate;
-                    break;
-                }
-            }
+            // The IPv4 address of the plan: pinned, or the next one whose
+            // forms in the cluster's families are all free.
+            let plan = match pin.v4 {
+                Some(ip) => ip,
+                None => loop {
+                    let candidate = pod_range_address(n, next_host[n]);
+                    next_host[n] = next_host[n].saturating_add(1);
+                    let v4_free = !has_v4 || !used.contains(&IpAddr::V4(candidate));
+                    let v6_free = !has_v6
+                        || pin.v6.is_some()
+                        || !used.contains(&IpAddr::V6(planned_ipv6(candidate)));
+                    if v4_free && v6_free {
+                        break candidate;
+                    }
+                },
+            };
+            pod.ips = Addresses {
+                v4: has_v4.then_some(plan),
+                v6: has_v6.then(|| pin.v6.unwrap_or_else(|| planned_ipv6(plan))),
+            };
+            used.extend(pod.ips.all());
         }
     }
 }
@@ -324,7 +449,7 @@ mod tests {
         let placed: Vec<(String, &str, Ipv4Addr)> = c
             .pods
             .iter()
-            .map(|p| (p.key(), c.nodes[p.node].name.as_str(), p.ip))
+            .map(|p| (p.key(), c.nodes[p.node].name.as_str(), p.ips.v4.unwrap()))
             .collect();
         assert_eq!(
             placed[0],
@@ -346,7 +471,8 @@ mod tests {
             placed[8],
             ("z/c".into(), "node-1", Ipv4Addr::new(10, 244, 1, 14))
         );
-        assert_eq!(c.nodes[1].ip, Ipv4Addr::new(192, 168, 100, 2));
+        assert_eq!(c.nodes[1].ips.v4, Some(Ipv4Addr::new(192, 168, 100, 2)));
+        assert!(c.pods.iter().all(|p| p.ips.v6.is_none()));
     }
 
     #[test]
@@ -363,16 +489,56 @@ mod tests {
     #[test]
     fn allocation_skips_pinned_addresses() {
         let mut c = Cluster::standard();
-        let mut pinned = vec![None; c.pods.len()];
+        let mut pinned = vec![Addresses::default(); c.pods.len()];
         // Pin x/c to the address x/a would otherwise get.
-        pinned[2] = Some(Ipv4Addr::new(10, 244, 1, 10));
+        pinned[2] = Addresses::v4(Ipv4Addr::new(10, 244, 1, 10));
         c.allocate_pod_addresses(&pinned);
-        assert_eq!(c.pods[2].ip, Ipv4Addr::new(10, 244, 1, 10));
+        assert_eq!(c.pods[2].ips.v4, Some(Ipv4Addr::new(10, 244, 1, 10)));
         assert_eq!(
-            c.pods[0].ip,
-            Ipv4Addr::new(10, 244, 1, 11),
+            c.pods[0].ips.v4,
+            Some(Ipv4Addr::new(10, 244, 1, 11)),
             "x/a moves past the pinned address"
         );
+    }
+
+    #[test]
+    fn ipv6_addresses_are_the_plan_form_of_the_ipv4_ones() {
+        let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        assert_eq!(
+            planned_ipv6(Ipv4Addr::new(10, 244, 1, 10)),
+            v6("fd00:10:244:1::10")
+        );
+        assert_eq!(
+            planned_ipv6(Ipv4Addr::new(192, 168, 100, 2)),
+            v6("fd00:192:168:100::2")
+        );
+        assert_eq!(
+            planned_ipv6(Ipv4Addr::new(10, 244, 2, 99)),
+            v6("fd00:10:244:2::99")
+        );
+        assert_eq!(
+            planned_ipv6(Ipv4Addr::new(255, 0, 9, 250)),
+            v6("fd00:255:0:9::250")
+        );
+    }
+
+    #[test]
+    fn dual_stack_and_ipv6_only_allocation() {
+        let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let mut c = Cluster::standard();
+        c.families = vec![IpFamily::IPv6, IpFamily::IPv4];
+        c.allocate_pod_addresses(&vec![Addresses::default(); c.pods.len()]);
+        assert_eq!(c.pods[0].ips.v4, Some(Ipv4Addr::new(10, 244, 1, 10)));
+        assert_eq!(c.pods[0].ips.v6, Some(v6("fd00:10:244:1::10")));
+
+        // IPv6 only: x/c pins what x/a would get; x/a moves on, and has no IPv4.
+        c.families = vec![IpFamily::IPv6];
+        let mut pinned = vec![Addresses::default(); c.pods.len()];
+        pinned[2].v6 = Some(v6("fd00:10:244:1::10"));
+        c.allocate_pod_addresses(&pinned);
+        assert_eq!(c.pods[2].ips.v6, Some(v6("fd00:10:244:1::10")));
+        assert_eq!(c.pods[0].ips.v6, Some(v6("fd00:10:244:1::11")));
+        assert!(c.pods.iter().all(|p| p.ips.v4.is_none()));
     }
 
     #[test]

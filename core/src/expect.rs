@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, Protocol};
+use crate::cluster::{Cluster, IpFamily, Protocol};
 use crate::peer::PeerPattern;
 use crate::probe::Probe;
 
@@ -47,12 +47,15 @@ pub struct ExpectRule {
     pub to: PeerPattern,
     pub port: Option<u16>,
     pub protocol: Option<Protocol>,
+    /// `family` (1.1): `None`, any.
+    pub family: Option<IpFamily>,
     pub verdict: Verdict,
 }
 
 impl ExpectRule {
     pub fn applies(&self, cluster: &Cluster, probe: &Probe) -> bool {
-        self.from.matches(cluster, probe.from)
+        self.family.is_none_or(|f| f == probe.family)
+            && self.from.matches(cluster, probe.from)
             && self.to.matches(cluster, probe.to)
             && self.port.is_none_or(|p| p == probe.port)
             && self.protocol.is_none_or(|p| p == probe.protocol)
@@ -92,6 +95,7 @@ mod tests {
             to: PeerPattern::parse(to).unwrap(),
             port,
             protocol: None,
+            family: None,
             verdict,
         }
     }
@@ -107,6 +111,7 @@ mod tests {
             ],
         };
         let probe = |from, to, port| Probe {
+            family: IpFamily::IPv4,
             from: Endpoint::Pod(from),
             to: Endpoint::Pod(to),
             port,

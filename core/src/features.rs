@@ -49,6 +49,13 @@ pub fn needed(s: &Scenario) -> BTreeSet<Feature> {
     for cnp in s.rounds.iter().flat_map(|r| &r.cluster_policies) {
         needs.extend(cluster_policy_needs(&cnp.object));
     }
+    // A cluster with IPv6 (IPv6 only, or dual-stack) needs it as a whole.
+    if s.rounds
+        .iter()
+        .any(|r| r.cluster.has_family(crate::cluster::IpFamily::IPv6))
+    {
+        needs.insert(Feature::Ipv6);
+    }
     needs.extend(
         Feature::ALL
             .into_iter()

@@ -80,6 +80,7 @@ pub fn judge_round(
             // reasons: they tell whether the observation or the expectation is wrong.
             let explained = (result != crate::results::Outcome::Pass).then(|| model.explain(probe));
             ProbeResult {
+                family: probe.family,
                 from: cluster.endpoint_name(probe.from),
                 to: cluster.endpoint_name(probe.to),
                 port: probe.port,

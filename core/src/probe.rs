@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, Endpoint, Protocol};
+use crate::cluster::{Cluster, Endpoint, IpFamily, Protocol};
 use crate::peer::PeerPattern;
 
 /// A port number and the protocol it is probed with.
@@ -35,6 +35,8 @@ pub fn default_ports() -> Vec<PortProtocol> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Probe {
+    /// Sent over this family, from and to the ends' addresses of it.
+    pub family: IpFamily,
     pub from: Endpoint,
     pub to: Endpoint,
     pub port: u16,
@@ -63,25 +65,30 @@ impl Probe {
 /// of passing the scenarios that expect denials.
 pub fn sanity_probes(cluster: &Cluster) -> Vec<Probe> {
     let mut probes = Vec::new();
-    for (i, pod) in cluster.pods.iter().enumerate() {
-        let (pod_end, node_end) = (Endpoint::Pod(i), Endpoint::Node(pod.node));
-        for p in &pod.ports {
-            for from in [pod_end, node_end] {
+    // rule: family-exceptions (in every family of the cluster)
+    for &family in &cluster.families {
+        for (i, pod) in cluster.pods.iter().enumerate() {
+            let (pod_end, node_end) = (Endpoint::Pod(i), Endpoint::Node(pod.node));
+            for p in &pod.ports {
+                for from in [pod_end, node_end] {
+                    probes.push(Probe {
+                        family,
+                        from,
+                        to: pod_end,
+                        port: p.port,
+                        protocol: p.protocol,
+                    });
+                }
+            }
+            for p in &cluster.nodes[pod.node].ports {
                 probes.push(Probe {
-                    from,
-                    to: pod_end,
+                    family,
+                    from: pod_end,
+                    to: node_end,
                     port: p.port,
                     protocol: p.protocol,
                 });
             }
-        }
-        for p in &cluster.nodes[pod.node].ports {
-            probes.push(Probe {
-                from: pod_end,
-                to: node_end,
-                port: p.port,
-                protocol: p.protocol,
-            });
         }
     }
     probes
@@ -93,6 +100,8 @@ pub struct ProbeSpec {
     pub from: Vec<PeerPattern>,
     pub to: Vec<PeerPattern>,
     pub ports: Vec<PortProtocol>,
+    /// `probes.families`; `None`: every family of the cluster.
+    pub families: Option<Vec<IpFamily>>,
 }
 
 impl Default for ProbeSpec {
@@ -109,14 +118,17 @@ impl Default for ProbeSpec {
             from: everyone.clone(),
             to: everyone,
             ports: default_ports(),
+            families: None,
         }
     }
 }
 
 impl ProbeSpec {
-    /// The probes to send: sources × destinations × ports, in cluster order,
-    /// without external-to-external pairs (never sent) and without ports the
-    /// destination does not serve (no server would answer them).
+    /// The probes to send: families × sources × destinations × ports, in
+    /// cluster order, without external-to-external pairs (never sent),
+    /// without ports the destination does not serve (no server would answer
+    /// them), and in a family only between ends that both have an address
+    /// of it.
     pub fn probes(&self, cluster: &Cluster) -> Vec<Probe> {
         let select = |patterns: &[PeerPattern]| -> Vec<Endpoint> {
             cluster
@@ -125,20 +137,30 @@ impl ProbeSpec {
                 .collect()
         };
         let (sources, destinations) = (select(&self.from), select(&self.to));
+        let families = self
+            .families
+            .as_deref()
+            .unwrap_or(&cluster.families)
+            .iter()
+            .filter(|f| cluster.has_family(**f));
         let mut probes = Vec::new();
-        for &from in &sources {
-            for &to in &destinations {
-                if matches!((from, to), (Endpoint::External(_), Endpoint::External(_))) {
-                    continue;
-                }
-                for pp in &self.ports {
-                    if cluster.serves(to, pp.port, pp.protocol) {
-                        probes.push(Probe {
-                            from,
-                            to,
-                            port: pp.port,
-                            protocol: pp.protocol,
-                        });
+        for &family in families {
+            let has = |e| cluster.endpoint_ip(e, family).is_some();
+            for &from in sources.iter().filter(|&&e| has(e)) {
+                for &to in destinations.iter().filter(|&&e| has(e)) {
+                    if matches!((from, to), (Endpoint::External(_), Endpoint::External(_))) {
+                        continue;
+                    }
+                    for pp in &self.ports {
+                        if cluster.serves(to, pp.port, pp.protocol) {
+                            probes.push(Probe {
+                                family,
+                                from,
+                                to,
+                                port: pp.port,
+                                protocol: pp.protocol,
+                            });
+                        }
                     }
                 }
             }
@@ -196,6 +218,7 @@ mod tests {
             from: vec![PeerPattern::parse("x/a").unwrap()],
             to: vec![PeerPattern::parse("x/b").unwrap()],
             ports: default_ports(),
+            families: None,
         };
         let probes = spec.probes(&c);
         assert_eq!(probes.len(), 3);

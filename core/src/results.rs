@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Protocol;
+use crate::cluster::{IpFamily, Protocol};
 use crate::expect::Verdict;
 
 /// Version of the JSON schema of `Report`.
@@ -369,6 +369,9 @@ pub enum Outcome {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProbeResult {
+    /// The family the probe was sent over (reports before 1.1 had IPv4 only).
+    #[serde(default = "ipv4")]
+    pub family: IpFamily,
     /// Peer names: `x/a`, `ext:gw`, `node:node-1`.
     pub from: String,
     pub to: String,
@@ -385,6 +388,10 @@ pub struct ProbeResult {
     /// Why the probe could not be carried out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn ipv4() -> IpFamily {
+    IpFamily::IPv4
 }
 
 /// Who is wrong about a failing probe, by the model's vote.

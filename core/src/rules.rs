@@ -121,6 +121,19 @@ pub const RULES: &[(&str, &str)] = &[
         "endport-range",
         "endPort: the inclusive range port..endPort",
     ),
+    // IP families
+    (
+        "family-ipblock",
+        "an ipBlock (or networks entry) matches addresses of its own family only",
+    ),
+    (
+        "family-selectors",
+        "selectors match a pod's addresses of every family",
+    ),
+    (
+        "family-exceptions",
+        "the node exemption and self-traffic hold in every family",
+    ),
     // ClusterNetworkPolicy
     (
         "cnp-tiers",

@@ -21,6 +21,7 @@ const PODS: [&str; 3] = ["x/a", "x/b", "y/a"];
 
 fn probe(from: &str, to: &str, port: u16, protocol: Protocol, expected: Verdict) -> ProbeResult {
     ProbeResult {
+        family: netpol_core::cluster::IpFamily::IPv4,
         from: from.into(),
         to: to.into(),
         port,

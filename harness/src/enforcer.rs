@@ -451,18 +451,30 @@ pub fn document(lab: &Lab, lab_id: &str, round: &Round) -> State {
             })
             .collect()
     };
+    // `ip` is the address of the cluster's primary family (an external's
+    // first, when it lacks that family); `ips` every address, `ip` first.
+    let addresses = |a: &crate::cluster::Addresses| {
+        let mut ips = a.in_order(&c.families);
+        ips.extend(a.all().filter(|ip| !ips.contains(ip)).collect::<Vec<_>>());
+        (ips[0], ips)
+    };
     State {
         protocol_version: PROTOCOL_VERSION.to_string(),
         lab: lab_id.to_string(),
+        ip_families: c.families.clone(),
         nodes: c
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| netpol_protocol::Node {
-                name: n.name.clone(),
-                netns: lab.host(Endpoint::Node(i)).ns.path().display().to_string(),
-                ip: n.ip,
-                labels: n.labels.clone(),
+            .map(|(i, n)| {
+                let (ip, ips) = addresses(&n.ips);
+                netpol_protocol::Node {
+                    name: n.name.clone(),
+                    netns: lab.host(Endpoint::Node(i)).ns.path().display().to_string(),
+                    ip,
+                    ips,
+                    labels: n.labels.clone(),
+                }
             })
             .collect(),
         namespaces: c
@@ -477,23 +489,31 @@ pub fn document(lab: &Lab, lab_id: &str, round: &Round) -> State {
             .pods
             .iter()
             .enumerate()
-            .map(|(j, p)| netpol_protocol::Pod {
-                namespace: p.namespace.clone(),
-                name: p.name.clone(),
-                labels: p.labels.clone(),
-                ip: p.ip,
-                node: c.nodes[p.node].name.clone(),
-                netns: lab.host(Endpoint::Pod(j)).ns.path().display().to_string(),
-                host_veth: topology::pod_veth_name(j),
-                container_ports: ports(&p.ports),
+            .map(|(j, p)| {
+                let (ip, ips) = addresses(&p.ips);
+                netpol_protocol::Pod {
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    labels: p.labels.clone(),
+                    ip,
+                    ips,
+                    node: c.nodes[p.node].name.clone(),
+                    netns: lab.host(Endpoint::Pod(j)).ns.path().display().to_string(),
+                    host_veth: topology::pod_veth_name(j),
+                    container_ports: ports(&p.ports),
+                }
             })
             .collect(),
         externals: c
             .externals
             .iter()
-            .map(|e| netpol_protocol::External {
-                name: e.name.clone(),
-                ip: e.ip,
+            .map(|e| {
+                let (ip, ips) = addresses(&e.ips);
+                netpol_protocol::External {
+                    name: e.name.clone(),
+                    ip,
+                    ips,
+                }
             })
             .collect(),
         network_policies: round.policies.iter().map(|p| p.object.clone()).collect(),

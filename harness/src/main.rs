@@ -134,6 +134,10 @@ enum Command {
         /// The round after this step (default: the initial round, before any step).
         #[arg(long, value_name = "NAME")]
         step: Option<String>,
+        /// IPv4 or IPv6: the family the probe is sent over (default: the
+        /// cluster's primary family).
+        #[arg(long, value_parser = parse_family)]
+        family: Option<netpol::cluster::IpFamily>,
     },
 
     /// Measure the model's speed: verdicts per second on one core, on a synthetic cluster.
@@ -210,6 +214,14 @@ pub(crate) struct RunArgs {
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("{s:?} is not TCP, UDP or SCTP"))
+}
+
+/// `IPv4` or `IPv6`, in any case.
+fn parse_family(s: &str) -> Result<netpol::cluster::IpFamily, String> {
+    netpol::cluster::IpFamily::ALL
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("{s:?} is not IPv4 or IPv6"))
 }
 
 /// Output piped into a reader that stopped (`netpol check scenarios | head -1`)
@@ -302,7 +314,8 @@ fn main() -> ExitCode {
             port,
             protocol,
             step,
-        } => commands::explain::run(&file, &from, &to, port, protocol, step.as_deref()),
+            family,
+        } => commands::explain::run(&file, &from, &to, (port, protocol, family), step.as_deref()),
         Command::Bench {
             pods,
             policies,

@@ -227,18 +227,21 @@ async fn a_probe_to_a_port_nothing_serves_is_an_error_not_a_deny() {
     let lab = Lab::build(&c, "t-noserver").await.expect("lab");
     let probes = [
         Probe {
+            family: netpol::cluster::IpFamily::IPv4,
             from: Endpoint::Pod(1),
             to: Endpoint::Pod(0),
             port: 8080,
             protocol: Protocol::Tcp,
         },
         Probe {
+            family: netpol::cluster::IpFamily::IPv4,
             from: Endpoint::Pod(1),
             to: Endpoint::Pod(0),
             port: 8080,
             protocol: Protocol::Sctp,
         },
         Probe {
+            family: netpol::cluster::IpFamily::IPv4,
             from: Endpoint::Pod(1),
             to: Endpoint::Pod(0),
             port: 80,
@@ -279,6 +282,7 @@ async fn a_probe_never_rides_on_a_connection_conntrack_remembers() {
     let (x_a, z_c) = (Endpoint::Pod(0), Endpoint::Pod(8));
     let probes = vec![
         Probe {
+            family: netpol::cluster::IpFamily::IPv4,
             from: x_a,
             to: z_c,
             port: 80,

@@ -15,7 +15,7 @@
 pub mod cnp;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::{Deserialize, Serialize};
@@ -56,11 +56,15 @@ pub enum Feature {
     /// them apart so that an implementation without them can say so).
     #[serde(rename = "ClusterNetworkPolicyEgressNetworkPeers")]
     ClusterNetworkPolicyEgressNetworkPeers,
+    /// IPv6: IPv6-only and dual-stack clusters. Scenarios whose cluster has
+    /// IPv6 are then unsupported (declared), and no IPv6 probe is sent.
+    #[serde(rename = "ipv6")]
+    Ipv6,
 }
 
 impl Feature {
     /// Every feature, in the order documents list them.
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Feature::Sctp,
         Feature::EndPort,
         Feature::NamedPorts,
@@ -68,6 +72,7 @@ impl Feature {
         Feature::ClusterNetworkPolicyNamedPorts,
         Feature::ClusterNetworkPolicyEgressNodePeers,
         Feature::ClusterNetworkPolicyEgressNetworkPeers,
+        Feature::Ipv6,
     ];
 
     /// The feature's name in documents, profiles and scenario tags.
@@ -82,6 +87,7 @@ impl Feature {
             Feature::ClusterNetworkPolicyEgressNetworkPeers => {
                 "ClusterNetworkPolicyEgressNetworkPeers"
             }
+            Feature::Ipv6 => "ipv6",
         }
     }
 
@@ -92,6 +98,49 @@ impl Feature {
 }
 
 impl std::fmt::Display for Feature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An IP family, spelled as Kubernetes spells it (`ipFamilies: [IPv4, IPv6]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum IpFamily {
+    /// IPv4.
+    #[serde(rename = "IPv4")]
+    IPv4,
+    /// IPv6.
+    #[serde(rename = "IPv6")]
+    IPv6,
+}
+
+impl IpFamily {
+    /// Both families, IPv4 first.
+    pub const ALL: [IpFamily; 2] = [IpFamily::IPv4, IpFamily::IPv6];
+
+    /// `IPv4` or `IPv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::IPv4 => "IPv4",
+            IpFamily::IPv6 => "IPv6",
+        }
+    }
+
+    /// The family of `ip`.
+    pub fn of(ip: IpAddr) -> IpFamily {
+        match ip {
+            IpAddr::V4(_) => IpFamily::IPv4,
+            IpAddr::V6(_) => IpFamily::IPv6,
+        }
+    }
+
+    /// The family named `name`, spelled exactly as [`IpFamily::name`] does.
+    pub fn from_name(name: &str) -> Option<IpFamily> {
+        IpFamily::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl std::fmt::Display for IpFamily {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
@@ -121,6 +170,11 @@ pub struct State {
     pub protocol_version: String,
     /// Identifies the lab; the same for every call about one lab.
     pub lab: String,
+    /// The cluster's IP families, the primary first: `[IPv4]`, `[IPv6]`,
+    /// or both (dual-stack). Absent from documents of harnesses that
+    /// predate IPv6: read as `[IPv4]`.
+    #[serde(default = "ipv4_only")]
+    pub ip_families: Vec<IpFamily>,
     /// The cluster's nodes, each a network namespace.
     pub nodes: Vec<Node>,
     /// Every namespace of the cluster, with its labels (for namespace selectors).
@@ -139,6 +193,10 @@ pub struct State {
     pub cluster_network_policies: Vec<cnp::ClusterNetworkPolicy>,
 }
 
+fn ipv4_only() -> Vec<IpFamily> {
+    vec![IpFamily::IPv4]
+}
+
 /// A node of the cluster: a network namespace that routes its pods' traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,8 +207,11 @@ pub struct Node {
     /// (`nsenter --net=PATH`, `setns(open(PATH), CLONE_NEWNET)`); valid while
     /// the harness runs. Filter pod traffic here, on the FORWARD hook.
     pub netns: String,
-    /// The node's own address (on its `eth0`).
-    pub ip: Ipv4Addr,
+    /// The node's own address (on its `eth0`) of the cluster's primary family.
+    pub ip: IpAddr,
+    /// Every address of the node, one per family of the cluster, `ip` first.
+    #[serde(default)]
+    pub ips: Vec<IpAddr>,
     /// The node's labels (for ClusterNetworkPolicy `nodes` peers), including
     /// `kubernetes.io/hostname` and `kubernetes.io/os`.
     #[serde(default)]
@@ -177,8 +238,11 @@ pub struct Pod {
     pub name: String,
     /// The pod's labels (for pod selectors).
     pub labels: BTreeMap<String, String>,
-    /// The pod's address (on its `eth0`).
-    pub ip: Ipv4Addr,
+    /// The pod's address (on its `eth0`) of the cluster's primary family.
+    pub ip: IpAddr,
+    /// Every address of the pod, one per family of the cluster, `ip` first.
+    #[serde(default)]
+    pub ips: Vec<IpAddr>,
     /// The name of the node the pod runs on.
     pub node: String,
     /// The pod's own network namespace (its only interface is `eth0`).
@@ -208,8 +272,12 @@ pub struct ContainerPort {
 pub struct External {
     /// The host's name in scenarios (`ext:NAME`).
     pub name: String,
-    /// The host's address.
-    pub ip: Ipv4Addr,
+    /// The host's address: of the cluster's primary family when it has one.
+    pub ip: IpAddr,
+    /// Every address of the host, `ip` first: an external has exactly the
+    /// addresses its scenario lists (in a dual-stack cluster, maybe one).
+    #[serde(default)]
+    pub ips: Vec<IpAddr>,
 }
 
 #[cfg(test)]
@@ -244,7 +312,8 @@ mod tests {
             namespace: "x".into(),
             name: "a".into(),
             labels: BTreeMap::new(),
-            ip: Ipv4Addr::new(10, 244, 1, 10),
+            ip: "10.244.1.10".parse().unwrap(),
+            ips: vec!["10.244.1.10".parse().unwrap()],
             node: "node-1".into(),
             netns: "/proc/1/fd/3".into(),
             host_veth: "veth0".into(),

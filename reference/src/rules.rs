@@ -489,7 +489,10 @@ impl Builder<'_> {
                 ),
             })
             .filter(|p| pod_sel.matches(&p.labels))
-            .map(|p| p.ip)
+            .filter_map(|p| match p.ip {
+                std::net::IpAddr::V4(v4) => Some(v4),
+                std::net::IpAddr::V6(_) => None,
+            })
             .collect())
     }
 

@@ -366,17 +366,19 @@ impl CnpRule {
     /// Whether the rule applies to traffic whose other end is `peer`.
     /// A peer of an unknown kind fails closed: matches nothing in an Accept
     /// rule, everything in a Deny or Pass rule.
-    fn peer_matches(&self, cluster: &Cluster, peer: Endpoint) -> bool {
+    /// `peer` is the other end of `probe`; networks match its address of the
+    /// probe's family.
+    fn peer_matches(&self, cluster: &Cluster, peer: Endpoint, probe: &Probe) -> bool {
         self.peers.iter().any(|p| match p {
             // rule: cnp-peer-pods
             CnpPeer::Pods(pods) => matches!(peer, Endpoint::Pod(i) if pods.contains(i)),
             // rule: cnp-peer-nodes
             CnpPeer::Nodes(nodes) => matches!(peer, Endpoint::Node(i) if nodes.contains(&i)),
             // rule: cnp-peer-networks (any address: pods', nodes', externals')
-            CnpPeer::Networks(cidrs) => {
-                let ip = cluster.endpoint_ip(peer).octets();
-                cidrs.iter().any(|c| c.contains(&ip))
-            }
+            // rule: family-ipblock (a network of the other family matches nothing)
+            CnpPeer::Networks(cidrs) => cluster
+                .endpoint_ip(peer, probe.family)
+                .is_some_and(|ip| cidrs.iter().any(|c| c.contains(&super::octets(ip)))),
             CnpPeer::DomainNames => false,
             CnpPeer::Unknown => self.action != Action::Accept,
         })
@@ -438,7 +440,9 @@ pub(super) fn decide(
                 };
                 rules
                     .iter()
-                    .find(|r| r.peer_matches(cluster, other) && r.protocol_matches(cluster, probe))
+                    .find(|r| {
+                        r.peer_matches(cluster, other, probe) && r.protocol_matches(cluster, probe)
+                    })
                     .map(|r| (*p, r))
             })
             .collect();

@@ -199,7 +199,7 @@ impl Model<'_> {
                 rules.push(RuleCheck {
                     policy: policy.key.clone(),
                     rule: format!("{kind}[{i}]"),
-                    peer_matches: self.peer_matches(rule, peer),
+                    peer_matches: self.peer_matches(rule, peer, probe),
                     port_matches: self.port_matches(rule, probe),
                 });
             }

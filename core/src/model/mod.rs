@@ -182,6 +182,7 @@ impl<'c> Model<'c> {
     // rule: stateful-replies
     pub fn allows(&self, probe: &Probe) -> bool {
         // rule: self-traffic ("a pod can always reach itself").
+        // rule: family-exceptions (by identity, not address: in every family)
         // rule: cnp-self-traffic (the same holds under ClusterNetworkPolicy)
         // rule: egress-and-ingress, cnp-directions
         probe.is_self()
@@ -295,22 +296,29 @@ impl<'c> Model<'c> {
     /// `peer` is the other end (the source for ingress, the destination for egress).
     // rule: peers-and-ports
     fn rule_matches(&self, rule: &Rule, peer: Endpoint, probe: &Probe) -> bool {
-        self.peer_matches(rule, peer) && self.port_matches(rule, probe)
+        self.peer_matches(rule, peer, probe) && self.port_matches(rule, probe)
     }
 
-    fn peer_matches(&self, rule: &Rule, e: Endpoint) -> bool {
+    /// `e` is the other end of `probe`, whose family is that of the addresses
+    /// an ipBlock is matched against.
+    fn peer_matches(&self, rule: &Rule, e: Endpoint, probe: &Probe) -> bool {
         // rule: peers-absent-any
         let Some(peers) = &rule.peers else {
             return true;
         };
         peers.iter().any(|peer| match peer {
             // rule: other-nodes (selectors select pods, never a node).
+            // rule: family-selectors (a selected pod, over any family)
             Peer::Pods(pods) => matches!(e, Endpoint::Pod(i) if pods.contains(i)),
             // ipBlock matches by address, pods' and nodes' addresses included.
             // rule: ipblock-except, ipblock-pod-addresses, other-nodes
+            // rule: family-ipblock (the end's address of the probe's family;
+            // a block of the other family contains none of them)
             Peer::IpBlock { cidr, except } => {
-                let ip = self.cluster.endpoint_ip(e).octets();
-                cidr.contains(&ip) && !except.iter().any(|x| x.contains(&ip))
+                self.cluster.endpoint_ip(e, probe.family).is_some_and(|ip| {
+                    let ip = octets(ip);
+                    cidr.contains(&ip) && !except.iter().any(|x| x.contains(&ip))
+                })
             }
         })
     }
@@ -348,3 +356,11 @@ impl<'c> Model<'c> {
 
 #[cfg(test)]
 mod tests;
+
+/// An address as Go's `net.IP` holds it for `IPNet.Contains`.
+pub(crate) fn octets(ip: std::net::IpAddr) -> Vec<u8> {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}

@@ -31,12 +31,15 @@ fn endpoint(c: &Cluster, name: &str) -> Endpoint {
         .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
-/// `from -> to port/PROTO`, e.g. `x/b -> x/a 80/TCP`.
+/// `from -> to port/PROTO [FAMILY]`, e.g. `x/b -> x/a 80/TCP` (IPv4) or
+/// `x/b -> x/a 80/TCP IPv6`.
 fn probe(c: &Cluster, text: &str) -> Probe {
     let (from, rest) = text.split_once(" -> ").unwrap();
     let (to, pp) = rest.split_once(' ').unwrap();
+    let (pp, family) = pp.split_once(' ').unwrap_or((pp, "IPv4"));
     let (port, proto) = pp.split_once('/').unwrap();
     Probe {
+        family: crate::cluster::IpFamily::from_name(family).unwrap(),
         from: endpoint(c, from),
         to: endpoint(c, to),
         port: port.parse().unwrap(),
@@ -265,17 +268,17 @@ fn ip_blocks_match_by_address() {
     let mut c = Cluster::standard();
     c.externals.push(External {
         name: "in".into(),
-        ip: "172.17.0.5".parse().unwrap(),
+        ips: crate::cluster::Addresses::v4("172.17.0.5".parse().unwrap()),
         ports: standard_ports(),
     });
     c.externals.push(External {
         name: "except".into(),
-        ip: "172.17.1.5".parse().unwrap(),
+        ips: crate::cluster::Addresses::v4("172.17.1.5".parse().unwrap()),
         ports: standard_ports(),
     });
     c.externals.push(External {
         name: "out".into(),
-        ip: "172.18.0.5".parse().unwrap(),
+        ips: crate::cluster::Addresses::v4("172.18.0.5".parse().unwrap()),
         ports: standard_ports(),
     });
     let block = |cidr: &str, except: Value| {
@@ -430,7 +433,7 @@ fn named_ports_resolve_against_the_destination_pod() {
     c.pods[1].ports[3].name = Some("web".into()); // x/b: web = 81/TCP
     c.externals.push(External {
         name: "gw".into(),
-        ip: "172.17.0.5".parse().unwrap(),
+        ips: crate::cluster::Addresses::v4("172.17.0.5".parse().unwrap()),
         ports: standard_ports(),
     });
     let ingress = policy(
@@ -845,4 +848,79 @@ fn cnp_tiers_around_networkpolicies() {
         let p = probe(&c, text);
         assert_eq!(model.allows(&p), want, "{text}: {}", model.explain(&p));
     }
+}
+
+#[test]
+fn each_family_is_separate_and_selectors_match_both() {
+    use crate::cluster::{Addresses, IpFamily};
+    let mut c = Cluster::standard_in(vec![IpFamily::IPv4, IpFamily::IPv6]);
+    c.externals.push(External {
+        name: "v4".into(),
+        ips: Addresses::v4("172.17.0.5".parse().unwrap()),
+        ports: standard_ports(),
+    });
+    c.externals.push(External {
+        name: "both".into(),
+        ips: Addresses {
+            v4: Some("172.17.0.6".parse().unwrap()),
+            v6: Some("fd00:172:17::6".parse().unwrap()),
+        },
+        ports: standard_ports(),
+    });
+    let block = |cidr: &str| allow_ingress_from("x", &json!([{"ipBlock": {"cidr": cidr}}]));
+    // rule: family-ipblock
+    check(
+        &c,
+        &[block("0.0.0.0/0")],
+        &[
+            ("ext:both -> x/a 80/TCP", true, "0.0.0.0/0 covers IPv4"),
+            (
+                "ext:both -> x/a 80/TCP IPv6",
+                false,
+                "0.0.0.0/0 covers no IPv6 address",
+            ),
+            ("y/a -> x/a 80/TCP IPv6", false, "nor a pod's IPv6 address"),
+        ],
+    );
+    check(
+        &c,
+        &[block("::/0")],
+        &[
+            ("ext:both -> x/a 80/TCP IPv6", true, "::/0 covers IPv6"),
+            (
+                "ext:both -> x/a 80/TCP",
+                false,
+                "::/0 covers no IPv4 address",
+            ),
+            ("ext:v4 -> x/a 80/TCP", false, "nor an IPv4-only host"),
+            (
+                "y/b -> x/a 81/UDP IPv6",
+                true,
+                "a pod's IPv6 address is in ::/0",
+            ),
+        ],
+    );
+    // fd00:10:244:2::/64 holds the IPv6 addresses of node-2's pods.
+    check(
+        &c,
+        &[block("fd00:10:244:2::/64")],
+        &[
+            ("x/b -> x/a 80/TCP IPv6", true, "x/b runs on node-2"),
+            ("x/b -> x/a 80/TCP", false, "the same pod over IPv4"),
+            ("x/c -> x/a 80/TCP IPv6", false, "x/c runs on node-1"),
+        ],
+    );
+    // rule: family-selectors
+    check(
+        &c,
+        &[allow_ingress_from(
+            "x",
+            &json!([{"podSelector": {"matchLabels": {"pod": "b"}}}]),
+        )],
+        &[
+            ("x/b -> x/a 80/TCP", true, "selected, over IPv4"),
+            ("x/b -> x/a 80/TCP IPv6", true, "selected, over IPv6"),
+            ("x/c -> x/a 80/TCP IPv6", false, "not selected"),
+        ],
+    );
 }

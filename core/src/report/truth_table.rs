@@ -141,6 +141,7 @@ mod tests {
 
     fn probe(from: &str, to: &str, expected: Verdict, observed: Observed) -> ProbeResult {
         ProbeResult {
+            family: crate::cluster::IpFamily::IPv4,
             from: from.into(),
             to: to.into(),
             port: 80,

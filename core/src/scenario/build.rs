@@ -3,7 +3,7 @@
 //! every consistency problem collected (not just the first).
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use super::cluster_policy::{self, ClusterPolicy};
@@ -15,8 +15,8 @@ use super::yaml11;
 use super::{Header, INITIAL_ROUND, Round, Scenario, ScenarioFile};
 
 use crate::cluster::{
-    self, Cluster, ContainerPort, External, Labels, NAMESPACE_NAME_LABEL, Namespace,
-    Node as ClusterNode, Pod,
+    self, Addresses, Cluster, ContainerPort, External, IpFamily, Labels, NAMESPACE_NAME_LABEL,
+    Namespace, Node as ClusterNode, Pod,
 };
 use crate::expect::{ExpectRule, Expectation};
 use crate::field_path::FieldPath;
@@ -254,7 +254,8 @@ impl Builder<'_> {
             self.problem(a.path.clone(), a.message());
         }
 
-        let Some(cluster) = self.cluster(raw.cluster) else {
+        let families = self.ip_families(raw.ip_families);
+        let Some(cluster) = self.cluster(raw.cluster, families) else {
             // Still report what is wrong with the policies themselves.
             self.policies(
                 None,
@@ -331,11 +332,33 @@ impl Builder<'_> {
 
     // ---- the cluster ------------------------------------------------------
 
-    fn cluster(&mut self, choice: Option<RawClusterChoice>) -> Option<Cluster> {
+    /// `ipFamilies`: one family or both, each once, the primary first.
+    fn ip_families(&mut self, raw: Option<Vec<IpFamily>>) -> Vec<IpFamily> {
+        let Some(families) = raw else {
+            return vec![IpFamily::IPv4];
+        };
+        let path = FieldPath::new("ipFamilies");
+        if families.is_empty() || families.len() > 2 || families.first() == families.get(1) {
+            self.problem(
+                path,
+                "write [IPv4], [IPv6], or both ([IPv4, IPv6] or [IPv6, IPv4]: the first is the primary)",
+            );
+            return vec![IpFamily::IPv4];
+        }
+        families
+    }
+
+    fn cluster(
+        &mut self,
+        choice: Option<RawClusterChoice>,
+        families: Vec<IpFamily>,
+    ) -> Option<Cluster> {
         let path = FieldPath::new("cluster");
         let raw = match choice {
-            None => return Some(Cluster::standard()),
-            Some(RawClusterChoice::Named(n)) if n == "standard" => return Some(Cluster::standard()),
+            None => return Some(Cluster::standard_in(families)),
+            Some(RawClusterChoice::Named(n)) if n == "standard" => {
+                return Some(Cluster::standard_in(families));
+            }
             Some(RawClusterChoice::Named(n)) => {
                 self.problem(
                     path,
@@ -346,7 +369,10 @@ impl Builder<'_> {
             Some(RawClusterChoice::Object(raw)) => raw,
         };
         let before = self.problems.len();
-        let mut addresses: HashMap<Ipv4Addr, FieldPath> = HashMap::new();
+        let mut addresses = Taken {
+            families,
+            by: HashMap::new(),
+        };
 
         if raw.nodes.is_empty() {
             self.problem(path.child("nodes"), "a cluster needs at least one node");
@@ -367,6 +393,7 @@ impl Builder<'_> {
             return None;
         }
         let mut cluster = Cluster {
+            families: addresses.families,
             nodes,
             namespaces,
             pods,
@@ -381,7 +408,7 @@ impl Builder<'_> {
         &mut self,
         path: &FieldPath,
         raw: Vec<RawNode>,
-        addresses: &mut HashMap<Ipv4Addr, FieldPath>,
+        addresses: &mut Taken,
     ) -> Vec<ClusterNode> {
         let mut nodes = Vec::new();
         for (i, n) in raw.into_iter().enumerate() {
@@ -395,14 +422,27 @@ impl Builder<'_> {
                     .collect::<Vec<_>>(),
                 "node",
             );
-            let ip = match &n.ip {
-                Some(ip) => self.address(&p.child("ip"), ip, addresses),
-                // Past the limit (reported by the caller) there is no default address.
+            let pinned = self.pinned(&p, n.ip.as_deref(), n.ips.as_deref(), addresses);
+            // The IPv4 address of the plan: pinned, or 192.168.100.N; past
+            // the limit (reported by the caller) there is none.
+            let plan = match pinned.v4 {
+                Some(ip) => ip,
                 None if i >= cluster::MAX_NODES => Ipv4Addr::UNSPECIFIED,
-                None => {
-                    let ip = cluster::default_node_ip(i);
-                    // An earlier node may have been given this one's default.
-                    match addresses.get(&ip) {
+                None => cluster::default_node_ip(i),
+            };
+            let ips = Addresses {
+                v4: addresses.has(IpFamily::IPv4).then_some(plan),
+                v6: addresses
+                    .has(IpFamily::IPv6)
+                    .then(|| pinned.v6.unwrap_or_else(|| cluster::planned_ipv6(plan))),
+            };
+            if i < cluster::MAX_NODES {
+                // Defaults: an earlier node may have been given this one's.
+                for ip in ips
+                    .all()
+                    .filter(|ip| pinned.of(IpFamily::of(*ip)).is_none())
+                {
+                    match addresses.by.get(&ip) {
                         Some(other) => self.problem(
                             p.clone(),
                             format!(
@@ -410,18 +450,17 @@ impl Builder<'_> {
                             ),
                         ),
                         None => {
-                            addresses.insert(ip, p.clone());
+                            addresses.by.insert(ip, p.clone());
                         }
                     }
-                    ip
                 }
-            };
+            }
             let ports = self.ports(&p.child("ports"), n.ports, true);
             self.labels(&p.child("labels"), &n.labels);
             nodes.push(ClusterNode {
                 labels: cluster::node_labels(&n.name, n.labels),
                 name: n.name,
-                ip,
+                ips,
                 ports,
             });
         }
@@ -464,8 +503,8 @@ impl Builder<'_> {
         raw: Vec<RawPod>,
         nodes: &[ClusterNode],
         namespaces: &[Namespace],
-        addresses: &mut HashMap<Ipv4Addr, FieldPath>,
-    ) -> (Vec<Pod>, Vec<Option<Ipv4Addr>>) {
+        addresses: &mut Taken,
+    ) -> (Vec<Pod>, Vec<Addresses>) {
         let mut pods: Vec<Pod> = Vec::new();
         let mut pinned = Vec::new();
         for (i, pod) in raw.into_iter().enumerate() {
@@ -505,18 +544,14 @@ impl Builder<'_> {
                 None => i % nodes.len().max(1),
             };
             self.labels(&p.child("labels"), &pod.labels);
-            pinned.push(
-                pod.ip
-                    .as_ref()
-                    .map(|ip| self.address(&p.child("ip"), ip, addresses)),
-            );
+            pinned.push(self.pinned(&p, pod.ip.as_deref(), pod.ips.as_deref(), addresses));
             let ports = self.ports(&p.child("ports"), pod.ports, true);
             pods.push(Pod {
                 namespace: pod.namespace,
                 name: pod.name,
                 labels: pod.labels,
                 node,
-                ip: Ipv4Addr::UNSPECIFIED,
+                ips: Addresses::default(),
                 ports,
             });
         }
@@ -524,7 +559,7 @@ impl Builder<'_> {
             let unpinned = pods
                 .iter()
                 .zip(&pinned)
-                .filter(|(p, pin)| p.node == n && pin.is_none())
+                .filter(|(p, pin)| p.node == n && pin.v4.is_none())
                 .count();
             if unpinned > cluster::MAX_PODS_PER_NODE {
                 self.problem(
@@ -546,7 +581,7 @@ impl Builder<'_> {
         &mut self,
         path: &FieldPath,
         raw: Vec<RawExternal>,
-        addresses: &mut HashMap<Ipv4Addr, FieldPath>,
+        addresses: &mut Taken,
     ) -> Vec<External> {
         let mut externals: Vec<External> = Vec::new();
         for (i, ext) in raw.into_iter().enumerate() {
@@ -557,11 +592,17 @@ impl Builder<'_> {
                 &externals.iter().map(|x| x.name.clone()).collect::<Vec<_>>(),
                 "external",
             );
-            let ip = self.address(&p.child("ip"), &ext.ip, addresses);
+            let ips = self.pinned(&p, ext.ip.as_deref(), ext.ips.as_deref(), addresses);
+            if ext.ip.is_none() && ext.ips.is_none() {
+                self.problem(
+                    p.child("ip"),
+                    "an external host needs an address: write ip (or ips, one per family)",
+                );
+            }
             let ports = self.ports(&p.child("ports"), ext.ports, false);
             externals.push(External {
                 name: ext.name,
-                ip,
+                ips,
                 ports,
             });
         }
@@ -579,40 +620,102 @@ impl Builder<'_> {
         }
     }
 
-    fn address(
+    /// A host's `ip` or `ips`: the addresses it pins, at most one per
+    /// family, each of a family of the cluster and used by no other host.
+    fn pinned(
         &mut self,
-        path: &FieldPath,
-        text: &str,
-        taken: &mut HashMap<Ipv4Addr, FieldPath>,
-    ) -> Ipv4Addr {
-        let ip = match text.parse::<Ipv4Addr>() {
-            Ok(ip) => ip,
-            Err(_) => {
+        host: &FieldPath,
+        ip: Option<&str>,
+        ips: Option<&[String]>,
+        taken: &mut Taken,
+    ) -> Addresses {
+        let mut pinned = Addresses::default();
+        let written: Vec<(FieldPath, &str)> = match (ip, ips) {
+            (Some(_), Some(_)) => {
+                self.problem(host.child("ips"), "write either ip or ips, not both");
+                return pinned;
+            }
+            (Some(ip), None) => vec![(host.child("ip"), ip)],
+            (None, Some([])) => {
                 self.problem(
-                    path.clone(),
-                    format!("{text:?} is not an IPv4 address (the lab is IPv4)"),
+                    host.child("ips"),
+                    "an empty list: give at least one address, or leave the key out",
                 );
-                return Ipv4Addr::UNSPECIFIED;
+                return pinned;
+            }
+            (None, Some(ips)) => ips
+                .iter()
+                .enumerate()
+                .map(|(i, ip)| (host.child("ips").index(i), ip.as_str()))
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        for (path, text) in written {
+            let Some(ip) = self.address(&path, text, taken) else {
+                continue;
+            };
+            let family = IpFamily::of(ip);
+            if let Some(first) = pinned.of(family) {
+                self.problem(
+                    path,
+                    format!("{ip}: a second {family} address (after {first}); a host has at most one address per family"),
+                );
+            } else {
+                pinned.set(ip);
+            }
+        }
+        pinned
+    }
+
+    fn address(&mut self, path: &FieldPath, text: &str, taken: &mut Taken) -> Option<IpAddr> {
+        let Ok(ip) = text.parse::<IpAddr>() else {
+            self.problem(
+                path.clone(),
+                format!("{text:?} is not an IP address (write 10.0.0.1 or fd00::1, without a prefix length)"),
+            );
+            return None;
+        };
+        let family = IpFamily::of(ip);
+        if !taken.has(family) {
+            let families: Vec<&str> = taken.families.iter().map(|f| f.name()).collect();
+            self.problem(
+                path.clone(),
+                format!(
+                    "{ip} is an {family} address, and the cluster has no {family} (ipFamilies: [{}]); add {family} to ipFamilies",
+                    families.join(", ")
+                ),
+            );
+            return None;
+        }
+        let unusable = match ip {
+            IpAddr::V4(v4) => {
+                v4.is_unspecified()
+                    || v4.is_loopback()
+                    || v4.is_link_local()
+                    || v4.is_multicast()
+                    || v4.is_broadcast()
+                    || v4.octets()[0] == 0
+            }
+            IpAddr::V6(v6) => {
+                v6.is_unspecified()
+                    || v6.is_loopback()
+                    || v6.is_multicast()
+                    || v6.is_unicast_link_local()
+                    || v6.to_ipv4_mapped().is_some()
             }
         };
-        if ip.is_unspecified()
-            || ip.is_loopback()
-            || ip.is_link_local()
-            || ip.is_multicast()
-            || ip.is_broadcast()
-            || ip.octets()[0] == 0
-        {
-            self.problem(path.clone(), format!("{ip} cannot be a host address in the lab (unspecified, loopback, link-local, multicast or broadcast)"));
+        if unusable {
+            self.problem(path.clone(), format!("{ip} cannot be a host address in the lab (unspecified, loopback, link-local, multicast, broadcast or IPv4-mapped)"));
         }
-        if let Some(other) = taken.get(&ip) {
+        if let Some(other) = taken.by.get(&ip) {
             self.problem(
                 path.clone(),
                 format!("address {ip} is already used by {other}"),
             );
         } else {
-            taken.insert(ip, path.clone());
+            taken.by.insert(ip, path.clone());
         }
-        ip
+        Some(ip)
     }
 
     fn ports(
@@ -861,7 +964,28 @@ impl Builder<'_> {
                 ports
             }
         };
-        let spec = ProbeSpec { from, to, ports };
+        let before_families = self.problems.len();
+        let families = raw.families.map(|list| {
+            let p = path.child("families");
+            if list.is_empty() {
+                self.problem(p.clone(), "an empty list sends no probe; leave the key out for every family of the cluster");
+            }
+            for (i, f) in list.iter().enumerate() {
+                if !cluster.has_family(*f) {
+                    self.problem(p.index(i), format!("the cluster has no {f} (ipFamilies)"));
+                } else if list[..i].contains(f) {
+                    self.problem(p.index(i), format!("{f} is listed twice"));
+                }
+            }
+            list
+        });
+        let peers_loaded = peers_loaded && self.problems.len() == before_families;
+        let spec = ProbeSpec {
+            from,
+            to,
+            ports,
+            families,
+        };
         let probes = spec.probes(cluster);
         let before = self.problems.len();
         for (i, pp) in spec.ports.iter().enumerate() {
@@ -901,6 +1025,7 @@ impl Builder<'_> {
                     to,
                     port,
                     protocol: r.protocol,
+                    family: r.family,
                     verdict: r.verdict,
                 });
             }
@@ -1099,5 +1224,18 @@ mod tests {
                 && p.contains("no destination of the probes serves")),
             "{got:?}"
         );
+    }
+}
+
+/// The cluster's families, and the addresses given so far with the field
+/// that gave each (to name both in a conflict).
+struct Taken {
+    families: Vec<IpFamily>,
+    by: HashMap<IpAddr, FieldPath>,
+}
+
+impl Taken {
+    fn has(&self, family: IpFamily) -> bool {
+        self.families.contains(&family)
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::cluster::Protocol;
+use crate::cluster::{IpFamily, Protocol};
 use crate::expect::Verdict;
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +28,9 @@ pub struct RawScenario {
     /// Extension: ids of the rules of `docs/spec-notes.md` the scenario checks.
     #[serde(default)]
     pub rules: Vec<String>,
+    /// 1.1: `[IPv4]` (absent), `[IPv6]`, or both, the primary first.
+    #[serde(default)]
+    pub ip_families: Option<Vec<IpFamily>>,
     #[serde(default)]
     pub cluster: Option<RawClusterChoice>,
     #[serde(default)]
@@ -93,6 +96,9 @@ pub struct RawNode {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub ip: Option<String>,
+    /// 1.1: one address per family.
+    #[serde(default)]
+    pub ips: Option<Vec<String>>,
     /// Extension: what `node:` probes may reach (default: the standard ports).
     #[serde(default)]
     pub ports: Option<Vec<RawPort>>,
@@ -117,6 +123,9 @@ pub struct RawPod {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub ip: Option<String>,
+    /// 1.1: one address per family.
+    #[serde(default)]
+    pub ips: Option<Vec<String>>,
     /// Absent: the standard ports; `[]`: none.
     #[serde(default)]
     pub ports: Option<Vec<RawPort>>,
@@ -126,7 +135,11 @@ pub struct RawPod {
 #[serde(deny_unknown_fields)]
 pub struct RawExternal {
     pub name: String,
-    pub ip: String,
+    /// `ip` or `ips` (1.1): the external has exactly the addresses listed.
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub ips: Option<Vec<String>>,
     #[serde(default)]
     pub ports: Option<Vec<RawPort>>,
 }
@@ -152,6 +165,9 @@ pub struct RawProbes {
     pub to: Option<Vec<String>>,
     #[serde(default)]
     pub ports: Option<Vec<RawProbePort>>,
+    /// 1.1: absent, every family of the cluster.
+    #[serde(default)]
+    pub families: Option<Vec<IpFamily>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +199,9 @@ pub struct RawExpectRule {
     pub port: Option<i64>,
     #[serde(default)]
     pub protocol: Option<Protocol>,
+    /// 1.1: absent, any family.
+    #[serde(default)]
+    pub family: Option<IpFamily>,
     pub verdict: Verdict,
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use netpol::cluster::Protocol;
+use netpol::cluster::{IpFamily, Protocol};
 use netpol::model::Model;
 use netpol::peer::PeerPattern;
 use netpol::probe::Probe;
@@ -14,8 +14,7 @@ pub fn run(
     file: &Path,
     from: &str,
     to: &str,
-    port: u16,
-    protocol: Protocol,
+    (port, protocol, family): (u16, Protocol, Option<IpFamily>),
     step: Option<&str>,
 ) -> Result {
     let scenario = match netpol::scenario::load(file).loaded {
@@ -48,17 +47,28 @@ pub fn run(
             }
         }
     };
+    let family = family.unwrap_or(cluster.families[0]);
     let probe = Probe {
+        family,
         from: endpoint(from).map_err(usage)?,
         to: endpoint(to).map_err(usage)?,
         port,
         protocol,
     };
+    for end in [probe.from, probe.to] {
+        if cluster.endpoint_ip(end, family).is_none() {
+            return Err(usage(anyhow::anyhow!(
+                "{} has no {family} address in the cluster of {}",
+                cluster.endpoint_name(end),
+                file.display()
+            )));
+        }
+    }
     let model = Model::new(cluster, &round.policies, &round.cluster_policies)
         .map_err(|e| Failure::Run(e.into()))?;
     let explanation = model.explain(&probe);
     println!(
-        "{} -> {} {port}/{protocol}, round {round_name}",
+        "{} -> {} {port}/{protocol} over {family}, round {round_name}",
         cluster.endpoint_name(probe.from),
         cluster.endpoint_name(probe.to)
     );

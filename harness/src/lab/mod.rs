@@ -91,6 +91,17 @@ impl Lab {
                 format!("the run was stopped ({signal}): no new lab"),
             )));
         }
+        if !cluster.is_ipv4_only()
+            || cluster
+                .externals
+                .iter()
+                .any(|e| e.ips.v4.is_none() || e.ips.v6.is_some())
+        {
+            return Err(LabError(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the lab builds IPv4 clusters only so far: IPv6 and dual-stack labs are not implemented",
+            )));
+        }
         descriptors::raise_limit();
         let started = Instant::now();
         let pids_name = format!("{label}-plugins");
@@ -127,7 +138,7 @@ impl Lab {
         let start = |namespaces: Vec<NetNs>, kind: fn(usize) -> Endpoint| {
             try_join_all(namespaces.into_iter().enumerate().map(move |(i, ns)| {
                 let e = kind(i);
-                Host::start(ns, cluster.endpoint_ip(e), cluster.endpoint_ports(e))
+                Host::start(ns, v4(cluster.endpoint_ips(e)), cluster.endpoint_ports(e))
             }))
         };
         let nodes = start(nodes_ns, Endpoint::Node).await?;
@@ -236,6 +247,13 @@ impl Lab {
     }
 }
 
+/// A host's IPv4 address: the lab builds IPv4 clusters only so far
+/// (`Lab::build` refuses others).
+fn v4(ips: crate::cluster::Addresses) -> Ipv4Addr {
+    ips.v4
+        .expect("an IPv4 cluster: every host has an IPv4 address")
+}
+
 /// Creates the links, addresses, routes and neighbours of the lab.
 async fn wire(
     cluster: &Cluster,
@@ -301,20 +319,20 @@ async fn wire(
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (&node_nl[i], n.ip, mac(role::FABRIC_NODE, i)))
+        .map(|(i, n)| (&node_nl[i], v4(n.ips), mac(role::FABRIC_NODE, i)))
         .chain(
             cluster
                 .pods
                 .iter()
                 .enumerate()
-                .map(|(j, p)| (&pod_nl[j], p.ip, mac(role::NODE_POD_VETH, j))),
+                .map(|(j, p)| (&pod_nl[j], v4(p.ips), mac(role::NODE_POD_VETH, j))),
         )
         .chain(
             cluster
                 .externals
                 .iter()
                 .enumerate()
-                .map(|(k, e)| (&ext_nl[k], e.ip, mac(role::FABRIC_EXTERNAL, k))),
+                .map(|(k, e)| (&ext_nl[k], v4(e.ips), mac(role::FABRIC_EXTERNAL, k))),
         );
     try_join_all(uplinks.map(
         |(nl, ip, gw_mac): (&Netlink, Ipv4Addr, Vec<u8>)| async move {
@@ -326,28 +344,32 @@ async fn wire(
     // externals directly and pods through their node; a node reaches its pods.
     for (i, node) in cluster.nodes.iter().enumerate() {
         let link = ifindex::fabric_node(i);
-        fabric_nl.add_link_route(node.ip, link, None).await?;
+        fabric_nl.add_link_route(v4(node.ips), link, None).await?;
         fabric_nl
-            .add_neighbour(link, node.ip, &mac(role::NODE_ETH0, i))
+            .add_neighbour(link, v4(node.ips), &mac(role::NODE_ETH0, i))
             .await?;
     }
     for (k, ext) in cluster.externals.iter().enumerate() {
         let link = ifindex::fabric_external(k);
-        fabric_nl.add_link_route(ext.ip, link, None).await?;
+        fabric_nl.add_link_route(v4(ext.ips), link, None).await?;
         fabric_nl
-            .add_neighbour(link, ext.ip, &mac(role::EXTERNAL_ETH0, k))
+            .add_neighbour(link, v4(ext.ips), &mac(role::EXTERNAL_ETH0, k))
             .await?;
     }
     for (j, pod) in cluster.pods.iter().enumerate() {
-        let (n, node_ip, veth) = (pod.node, cluster.nodes[pod.node].ip, ifindex::pod_veth(j));
+        let (n, node_ip, veth) = (
+            pod.node,
+            v4(cluster.nodes[pod.node].ips),
+            ifindex::pod_veth(j),
+        );
         node_nl[n]
-            .add_link_route(pod.ip, veth, Some(node_ip))
+            .add_link_route(v4(pod.ips), veth, Some(node_ip))
             .await?;
         node_nl[n]
-            .add_neighbour(veth, pod.ip, &mac(role::POD_ETH0, j))
+            .add_neighbour(veth, v4(pod.ips), &mac(role::POD_ETH0, j))
             .await?;
         fabric_nl
-            .add_gateway_route(pod.ip, 32, node_ip, ifindex::fabric_node(n))
+            .add_gateway_route(v4(pod.ips), 32, node_ip, ifindex::fabric_node(n))
             .await?;
     }
     wait_all_up(cluster, &fabric_nl, &node_nl, &pod_nl, &ext_nl).await

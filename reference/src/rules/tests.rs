@@ -21,6 +21,7 @@ fn pod(ns: &str, name: &str, node: &str, ip: &str, veth: &str, ports: &[(&str, u
         name: name.into(),
         labels: labels(&[("pod", name)]),
         ip: ip.parse().unwrap(),
+        ips: vec![ip.parse().unwrap()],
         node: node.into(),
         netns: format!("/netns/{ns}-{name}"),
         host_veth: veth.into(),
@@ -41,11 +42,13 @@ fn state(policies: Vec<Value>) -> State {
     State {
         protocol_version: "1".into(),
         lab: "test".into(),
+        ip_families: vec![netpol_protocol::IpFamily::IPv4],
         nodes: vec![
             Node {
                 name: "node-1".into(),
                 netns: "/netns/node-1".into(),
                 ip: "192.168.100.1".parse().unwrap(),
+                ips: vec!["192.168.100.1".parse().unwrap()],
                 labels: labels(&[
                     ("kubernetes.io/hostname", "node-1"),
                     ("kubernetes.io/os", "linux"),
@@ -55,6 +58,7 @@ fn state(policies: Vec<Value>) -> State {
                 name: "node-2".into(),
                 netns: "/netns/node-2".into(),
                 ip: "192.168.100.2".parse().unwrap(),
+                ips: vec!["192.168.100.2".parse().unwrap()],
                 labels: labels(&[
                     ("kubernetes.io/hostname", "node-2"),
                     ("kubernetes.io/os", "linux"),
@@ -90,6 +94,7 @@ fn state(policies: Vec<Value>) -> State {
         externals: vec![External {
             name: "gw".into(),
             ip: "172.17.1.10".parse().unwrap(),
+            ips: vec!["172.17.1.10".parse().unwrap()],
         }],
         network_policies: policies
             .into_iter()
