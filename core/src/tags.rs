@@ -68,7 +68,14 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("peers", "a rule's peer as a whole (from / to entries)"),
     ("metadata", "a policy's metadata: name, namespace, labels"),
     ("yaml", "how the file's YAML is read"),
-    ("ipv6", "an IPv6 address or CIDR"),
+    (
+        "ipv6",
+        "IPv6: an IPv6-only cluster (the topic of ipv6/), or an IPv6 address or CIDR",
+    ),
+    (
+        "dual-stack",
+        "a dual-stack cluster, ipFamilies [IPv4, IPv6] (the topic of dual-stack/)",
+    ),
 ];
 
 /// Whether `tag` is a known tag, spelled as it is known.
