@@ -341,6 +341,14 @@ pub struct RoundResult {
     pub probes: Vec<ProbeResult>,
 }
 
+impl RoundResult {
+    /// Whether some probe of the round went over IPv6: reports then say
+    /// the family of every probe (an IPv4-only round reads as in format 1).
+    pub fn has_ipv6(&self) -> bool {
+        self.probes.iter().any(|p| p.family == IpFamily::IPv6)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observed {
@@ -405,6 +413,16 @@ pub enum Suspect {
 }
 
 impl ProbeResult {
+    /// `80/TCP`, or `80/TCP over IPv6` where the family is worth saying:
+    /// always for IPv6, and for IPv4 in a round that has IPv6 probes too.
+    pub fn traffic(&self, round: &RoundResult) -> String {
+        if round.has_ipv6() {
+            format!("{}/{} over {}", self.port, self.protocol, self.family)
+        } else {
+            format!("{}/{}", self.port, self.protocol)
+        }
+    }
+
     /// For a failed probe, which side the model takes.
     pub fn suspect(&self) -> Option<Suspect> {
         if self.result != Outcome::Fail {

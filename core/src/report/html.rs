@@ -410,14 +410,17 @@ fn cell_class(p: &ProbeResult) -> &'static str {
 
 /// What a probe that did not pass got, and what the model says: which
 /// verdict, and whom it suspects.
-fn verdict_line(p: &ProbeResult, observer: &str) -> (String, Option<String>) {
+fn verdict_line(p: &ProbeResult, t: &TruthTable<'_>, observer: &str) -> (String, Option<String>) {
     let observed = match p.result {
         Outcome::Error => format!("error: {}", p.error.as_deref().unwrap_or("unknown")),
         _ => format!("observed {:?}", p.observed).to_lowercase(),
     };
     let mut line = format!(
-        "{} → {} {}/{}: expected {}, {observed}",
-        p.from, p.to, p.port, p.protocol, p.expected
+        "{} → {} {}: expected {}, {observed}",
+        p.from,
+        p.to,
+        t.caption(),
+        p.expected
     );
     if let Some(m) = p.model {
         let _ = write!(line, "; model: {m}");
@@ -543,9 +546,8 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
 fn table(h: &mut String, id: &str, round: &str, t: &TruthTable<'_>, observer: &str) {
     let _ = write!(
         h,
-        "<div class=w><table class=tt><caption>{}/{}</caption>\n<tr><th scope=col title=\"rows: from, columns: to (round {})\">from \\ to</th>",
-        t.port,
-        t.protocol,
+        "<div class=w><table class=tt><caption>{}</caption>\n<tr><th scope=col title=\"rows: from, columns: to (round {})\">from \\ to</th>",
+        t.caption(),
         escape(round)
     );
     for d in &t.destinations {
@@ -568,7 +570,7 @@ fn table(h: &mut String, id: &str, round: &str, t: &TruthTable<'_>, observer: &s
                 }
                 Some(p) => {
                     n += 1;
-                    let (mut title, suspect) = verdict_line(p, observer);
+                    let (mut title, suspect) = verdict_line(p, t, observer);
                     for more in suspect.iter().chain(&p.explanation) {
                         title.push('\n');
                         title.push_str(more);
@@ -604,19 +606,18 @@ fn mismatch_list(h: &mut String, id: &str, t: &TruthTable<'_>, observer: &str) {
     }
     let _ = write!(
         h,
-        "<details class=mm{}><summary>{}/{}: {} probe{} did not pass</summary>\n<ol>\n",
+        "<details class=mm{}><summary>{}: {} probe{} did not pass</summary>\n<ol>\n",
         if bad.len() <= OPEN_LIST_MAX {
             " open"
         } else {
             ""
         },
-        t.port,
-        t.protocol,
+        t.caption(),
         bad.len(),
         if bad.len() == 1 { "" } else { "s" }
     );
     for (k, p) in bad.iter().enumerate() {
-        let (line, suspect) = verdict_line(p, observer);
+        let (line, suspect) = verdict_line(p, t, observer);
         let _ = write!(
             h,
             "<li id=m{id}-{}><span class=\"st {}\">{}</span> {}",

@@ -44,8 +44,12 @@ pub fn mismatch_text(r: &ScenarioResult) -> String {
             };
             let _ = write!(
                 text,
-                "[{}] {} -> {} {}/{}: expected {}, {observed}",
-                round.name, p.from, p.to, p.port, p.protocol, p.expected
+                "[{}] {} -> {} {}: expected {}, {observed}",
+                round.name,
+                p.from,
+                p.to,
+                p.traffic(round),
+                p.expected
             );
             match p.suspect() {
                 Some(Suspect::Observed) => {

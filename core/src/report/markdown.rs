@@ -168,7 +168,7 @@ fn failure(md: &mut String, r: &ScenarioResult) {
             .into_iter()
             .filter(|t| t.has_mismatch())
         {
-            let _ = writeln!(md, "\nRound `{}`, {}/{}:\n", round.name, t.port, t.protocol);
+            let _ = writeln!(md, "\nRound `{}`, {}:\n", round.name, t.caption());
             let _ = writeln!(md, "| from \\ to | {} |", t.destinations.join(" | "));
             let _ = writeln!(md, "|---|{}", "---|".repeat(t.destinations.len()));
             for (src, row) in t.sources.iter().zip(&t.cells) {

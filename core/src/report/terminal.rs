@@ -106,11 +106,10 @@ pub fn details(r: &ScenarioResult) -> String {
         for p in bad.iter().take(MAX_LISTED) {
             let _ = writeln!(
                 out,
-                "    {} -> {} {}/{}: expected {}, observed {}",
+                "    {} -> {} {}: expected {}, observed {}",
                 p.from,
                 p.to,
-                p.port,
-                p.protocol,
+                p.traffic(round),
                 p.expected,
                 observed(p.observed)
             );

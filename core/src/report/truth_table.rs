@@ -5,11 +5,13 @@
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::cluster::Protocol;
+use crate::cluster::{IpFamily, Protocol};
 use crate::results::{Observed, Outcome, ProbeResult, RoundResult};
 
 #[derive(Clone, Debug)]
 pub struct TruthTable<'r> {
+    /// `None` in a round whose probes are all IPv4 (nothing to tell apart).
+    pub family: Option<IpFamily>,
     pub port: u16,
     pub protocol: Protocol,
     pub sources: Vec<&'r str>,
@@ -19,6 +21,14 @@ pub struct TruthTable<'r> {
 }
 
 impl TruthTable<'_> {
+    /// `80/TCP`, or `80/TCP over IPv6` in a round with several families.
+    pub fn caption(&self) -> String {
+        match self.family {
+            Some(f) => format!("{}/{} over {f}", self.port, self.protocol),
+            None => format!("{}/{}", self.port, self.protocol),
+        }
+    }
+
     pub fn has_mismatch(&self) -> bool {
         self.cells
             .iter()
@@ -28,20 +38,25 @@ impl TruthTable<'_> {
     }
 }
 
-/// The tables of a round, one per port/protocol, in probe order.
+/// The tables of a round, one per family (when it has IPv6 probes) and
+/// port/protocol, in probe order.
 pub fn tables(round: &RoundResult) -> Vec<TruthTable<'_>> {
-    let mut keys: Vec<(u16, Protocol)> = Vec::new();
+    let split = round.has_ipv6();
+    let mut keys: Vec<(Option<IpFamily>, u16, Protocol)> = Vec::new();
     for p in &round.probes {
-        if !keys.contains(&(p.port, p.protocol)) {
-            keys.push((p.port, p.protocol));
+        let key = (split.then_some(p.family), p.port, p.protocol);
+        if !keys.contains(&key) {
+            keys.push(key);
         }
     }
     keys.into_iter()
-        .map(|(port, protocol)| {
+        .map(|(family, port, protocol)| {
             let probes: Vec<&ProbeResult> = round
                 .probes
                 .iter()
-                .filter(|p| p.port == port && p.protocol == protocol)
+                .filter(|p| {
+                    p.port == port && p.protocol == protocol && family.is_none_or(|f| f == p.family)
+                })
                 .collect();
             let mut sources: Vec<&str> = Vec::new();
             let mut destinations: Vec<&str> = Vec::new();
@@ -63,6 +78,7 @@ pub fn tables(round: &RoundResult) -> Vec<TruthTable<'_>> {
                 cells[s][d] = Some(p);
             }
             TruthTable {
+                family,
                 port,
                 protocol,
                 sources,
@@ -122,7 +138,7 @@ pub const LEGEND: &str = ". allowed, x denied (as expected)   A! allowed but exp
 /// A plain-text rendering for terminals and logs.
 pub fn render(t: &TruthTable<'_>) -> String {
     let mut b = Builder::new();
-    let mut header = vec![format!("{}/{}", t.port, t.protocol)];
+    let mut header = vec![t.caption()];
     header.extend(t.destinations.iter().map(|d| d.to_string()));
     b.push_record(header);
     for (s, row) in t.sources.iter().zip(&t.cells) {
@@ -181,5 +197,39 @@ mod tests {
             ]
             .join("\n")
         );
+    }
+
+    #[test]
+    fn a_round_with_ipv6_has_a_table_per_family_and_says_which() {
+        let v6 = |mut p: ProbeResult| {
+            p.family = IpFamily::IPv6;
+            p
+        };
+        let round = RoundResult {
+            name: "initial".into(),
+            expectation: ExpectationSource::Scenario,
+            sync_ms: None,
+            duration_ms: 0.0,
+            probes: vec![
+                probe("x/a", "x/b", Verdict::Allowed, Observed::Allowed),
+                v6(probe("x/a", "x/b", Verdict::Denied, Observed::Allowed)),
+            ],
+        };
+        let t = tables(&round);
+        assert_eq!(t.len(), 2);
+        assert!(!t[0].has_mismatch() && t[1].has_mismatch());
+        assert_eq!(
+            render(&t[1]).lines().next().unwrap(),
+            " 80/TCP over IPv6 | x/b "
+        );
+        assert_eq!(round.probes[1].traffic(&round), "80/TCP over IPv6");
+        assert_eq!(round.probes[0].traffic(&round), "80/TCP over IPv4");
+        // An IPv4-only round reads as before IP families.
+        let v4_only = RoundResult {
+            probes: vec![round.probes[0].clone()],
+            ..round.clone()
+        };
+        assert_eq!(tables(&v4_only)[0].caption(), "80/TCP");
+        assert_eq!(v4_only.probes[0].traffic(&v4_only), "80/TCP");
     }
 }
