@@ -345,10 +345,18 @@ impl Cluster {
     /// The standard cluster in `families` (the primary first): nodes and
     /// pods get an address of each, as the format's plan gives them.
     pub fn standard_in(families: Vec<IpFamily>) -> Cluster {
-        let mut c = Cluster::standard();
+        let c = Cluster::standard();
         if c.families == families {
             return c;
         }
+        c.with_families(families)
+    }
+
+    /// The same cluster in `families`, with every address as the format's
+    /// plan gives it: only for a cluster that pins no address and has no
+    /// external host (whose addresses are its own).
+    pub fn with_families(&self, families: Vec<IpFamily>) -> Cluster {
+        let mut c = self.clone();
         c.families = families;
         let has_v6 = c.has_family(IpFamily::IPv6);
         let has_v4 = c.has_family(IpFamily::IPv4);

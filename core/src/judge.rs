@@ -26,6 +26,7 @@ pub fn unprobed_result(loaded: &Loaded) -> Option<ScenarioResult> {
     let (status, message, expect_invalid) = match &loaded.entry {
         Entry::Ready(_) => return None,
         Entry::Invalid(e) => (Status::Error, e.to_string(), None),
+        Entry::NotApplicable(why) => (Status::NotApplicable, why.clone(), None),
         Entry::ExpectInvalid {
             field,
             verdict: Ok(problem),

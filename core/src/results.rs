@@ -91,6 +91,9 @@ pub struct Summary {
     /// Declared unsupported: not run, and not a failure.
     #[serde(default)]
     pub unsupported: usize,
+    /// Not applicable in the families asked for: not run, and not a failure.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_applicable: usize,
     pub probes: usize,
     pub probes_failed: usize,
     pub probes_errors: usize,
@@ -117,6 +120,13 @@ pub struct Counts {
     pub failed: usize,
     pub errors: usize,
     pub unsupported: usize,
+    /// Not run in the families asked for (`--ip-families`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_applicable: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -127,6 +137,7 @@ impl Counts {
             Status::Fail => self.failed += 1,
             Status::Error => self.errors += 1,
             Status::Unsupported => self.unsupported += 1,
+            Status::NotApplicable => self.not_applicable += 1,
         }
     }
 }
@@ -145,6 +156,7 @@ impl Summary {
                 Status::Fail => s.failed += 1,
                 Status::Error => s.errors += 1,
                 Status::Unsupported => s.unsupported += 1,
+                Status::NotApplicable => s.not_applicable += 1,
             }
             if sc.is_loader_check() {
                 s.loader_checks.add(sc.status);
@@ -189,7 +201,7 @@ impl Summary {
 
     /// Whether the run passes: every scenario passed or was declared unsupported.
     pub fn all_passed(&self) -> bool {
-        self.passed + self.unsupported == self.scenarios
+        self.passed + self.unsupported + self.not_applicable == self.scenarios
     }
 }
 
@@ -205,6 +217,11 @@ pub enum Status {
     Error,
     /// Not run: it needs a feature the implementation declares unsupported.
     Unsupported,
+    /// Not run in the IP families asked for (`--ip-families`): it names
+    /// IP addresses (ipBlocks, pinned addresses, external hosts), which
+    /// mean nothing in another family. Never a pass.
+    #[serde(rename = "not-applicable")]
+    NotApplicable,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -519,7 +536,8 @@ mod tests {
                 passed: 1,
                 failed: 1,
                 errors: 0,
-                unsupported: 1
+                unsupported: 1,
+                not_applicable: 0,
             }
         );
         assert_eq!(
@@ -529,7 +547,8 @@ mod tests {
                 passed: 1,
                 failed: 1,
                 errors: 0,
-                unsupported: 0
+                unsupported: 0,
+                not_applicable: 0,
             }
         );
         assert!(!s.all_passed(), "a failing loader check fails the run");

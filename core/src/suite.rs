@@ -114,6 +114,8 @@ pub enum Entry {
     },
     /// Could not be loaded.
     Invalid(LoadError),
+    /// Loaded, but not applicable in the IP families of the run (why).
+    NotApplicable(String),
 }
 
 /// A scenario file of the suite and what it amounts to.
@@ -158,6 +160,24 @@ pub fn load(files: &[PathBuf]) -> Vec<Loaded> {
                 header: sf.header.clone(),
                 entry: judge(sf),
             }
+        })
+        .collect()
+}
+
+/// The suite in `families` (`--ip-families`): each ready scenario that
+/// names no IP address is taken into them; one that does is not
+/// applicable there, unless they are its own.
+pub fn in_families(loaded: Vec<Loaded>, families: &[crate::cluster::IpFamily]) -> Vec<Loaded> {
+    loaded
+        .into_iter()
+        .map(|mut l| {
+            if let Entry::Ready(s) = &l.entry {
+                l.entry = match s.in_families(families) {
+                    Ok(s) => Entry::Ready(Box::new(s)),
+                    Err(why) => Entry::NotApplicable(why),
+                };
+            }
+            l
         })
         .collect()
 }

@@ -79,6 +79,12 @@ enum Command {
         /// judged against the model.
         #[arg(long)]
         require_expect: bool,
+        /// Run every scenario that names no IP address (no ipBlock, no pinned
+        /// address, no external host) in these IP families instead of its own:
+        /// IPv4, IPv6, or both (IPv4,IPv6: dual-stack; the first is the primary).
+        /// Scenarios that name addresses are reported not applicable.
+        #[arg(long, value_name = "FAMILIES", value_parser = parse_families)]
+        ip_families: Option<Families>,
     },
 
     /// Run scenarios for real: build each one's cluster as network namespaces, let the
@@ -210,10 +216,31 @@ pub(crate) struct RunArgs {
     /// judged against the model.
     #[arg(long)]
     require_expect: bool,
+    /// Run every scenario that names no IP address (no ipBlock, no pinned
+    /// address, no external host) in these IP families instead of its own:
+    /// IPv4, IPv6, or both (IPv4,IPv6: dual-stack; the first is the primary).
+    /// Scenarios that name addresses are reported not applicable.
+    #[arg(long, value_name = "FAMILIES", value_parser = parse_families)]
+    ip_families: Option<Families>,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("{s:?} is not TCP, UDP or SCTP"))
+}
+
+/// `--ip-families`: one family, or both comma-separated, each once.
+#[derive(Clone, Debug)]
+pub(crate) struct Families(pub Vec<netpol::cluster::IpFamily>);
+
+fn parse_families(s: &str) -> Result<Families, String> {
+    let list = s
+        .split(',')
+        .map(|f| parse_family(f.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if list.len() > 2 || list.first() == list.get(1) {
+        return Err(format!("{s:?}: write IPv4, IPv6, IPv4,IPv6 or IPv6,IPv4"));
+    }
+    Ok(Families(list))
 }
 
 /// `IPv4` or `IPv6`, in any case.
@@ -301,7 +328,13 @@ fn main() -> ExitCode {
             paths,
             report,
             require_expect,
-        } => commands::simulate::run(&paths, report.as_deref(), require_expect, verbosity),
+            ip_families,
+        } => commands::simulate::run(
+            &paths,
+            report.as_deref(),
+            (require_expect, ip_families.as_ref().map(|f| f.0.as_slice())),
+            verbosity,
+        ),
         Command::Run(args) => commands::run::run(&args, verbosity),
         Command::ReferenceEnforcer { args } if wants_help(&args) => {
             return reference_enforcer_help();

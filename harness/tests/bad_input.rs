@@ -178,11 +178,56 @@ fn out_of_range_flags_are_usage_errors() {
         &["run", good, "--retry-timeout", "0"],
         &["run", good, "--enforcer-timeout", "1e20"],
         &["run", good, "--enforcer-timeout", "NaN"],
+        &["run", good, "--ip-families", "IPv5"],
+        &["simulate", good, "--ip-families", "IPv6,IPv6"],
+        &["simulate", good, "--ip-families", "IPv4,IPv6,IPv4"],
     ] {
         let out = netpol(args);
         assert_eq!(out.code, Some(2), "{args:?}: {}{}", out.stdout, out.stderr);
         assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
     }
+}
+
+/// `--ip-families`: a scenario naming no address runs in the families
+/// asked for; one with an ipBlock is not applicable there, never a pass.
+#[test]
+fn other_ip_families_run_what_names_no_address() {
+    let deny = repo().join("scenarios/default-policies/default-deny-ingress.yaml");
+    let block = repo().join("scenarios/ipblock/ingress-except-externals.yaml");
+    let out = netpol(&[
+        "simulate",
+        deny.to_str().unwrap(),
+        block.to_str().unwrap(),
+        "--ip-families",
+        "IPv4,IPv6",
+        "--report",
+        std::env::temp_dir()
+            .join(format!("netpol-families-{}", std::process::id()))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("PASS  default-deny-ingress  (972 probes, 1 round)"),
+        "twice the probes, one per family: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("N/A   ipblock-ingress-except-externals  (not applicable in IPv4 + IPv6"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("1 passed, 0 failed, 0 errors, 1 not applicable"),
+        "{}",
+        out.stdout
+    );
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("netpol-families-{}", std::process::id())),
+    );
 }
 
 /// The most memory (KiB) of any child this test process waited for.

@@ -96,7 +96,7 @@ impl Part {
                 self.statistics.failed += 1;
                 self.failed_tests.push(s.name.clone());
             }
-            Status::Unsupported => {
+            Status::Unsupported | Status::NotApplicable => {
                 self.statistics.skipped += 1;
                 self.skipped_tests.push(s.name.clone());
             }

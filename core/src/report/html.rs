@@ -344,6 +344,7 @@ fn badge(status: Status) -> &'static str {
         Status::Fail => "<span class=\"st f\">FAIL</span>",
         Status::Error => "<span class=\"st e\">ERROR</span>",
         Status::Unsupported => "<span class=\"st u\">UNSUPPORTED</span>",
+        Status::NotApplicable => "<span class=\"st u\">N/A</span>",
     }
 }
 
@@ -352,7 +353,7 @@ fn status_class(status: Status) -> &'static str {
         Status::Pass => "p",
         Status::Fail => "f",
         Status::Error => "e",
-        Status::Unsupported => "u",
+        Status::Unsupported | Status::NotApplicable => "u",
     }
 }
 

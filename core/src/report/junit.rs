@@ -79,7 +79,7 @@ fn testcase(r: &ScenarioResult) -> TestCase {
     let total: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
     let status = match r.status {
         Status::Pass => TestCaseStatus::success(),
-        Status::Unsupported => {
+        Status::Unsupported | Status::NotApplicable => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(
                 r.message

@@ -111,6 +111,18 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if of(Status::NotApplicable).next().is_some() {
+        md.push_str("\n## Not applicable in the IP families of the run\n\n");
+        for r in of(Status::NotApplicable) {
+            let _ = writeln!(
+                md,
+                "- `{}` ({}): {}",
+                r.name,
+                r.file,
+                r.message.as_deref().unwrap_or("")
+            );
+        }
+    }
     if !checks.is_empty() {
         let _ = writeln!(
             md,

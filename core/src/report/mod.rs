@@ -33,6 +33,13 @@ pub fn counts(c: &Counts) -> String {
     if c.unsupported > 0 {
         let _ = write!(text, ", {} unsupported (declared)", c.unsupported);
     }
+    if c.not_applicable > 0 {
+        let _ = write!(
+            text,
+            ", {} not applicable in these IP families",
+            c.not_applicable
+        );
+    }
     text
 }
 

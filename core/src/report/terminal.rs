@@ -19,10 +19,12 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
         Status::Fail => "FAIL ",
         Status::Error => "ERROR",
         Status::Unsupported => "UNSUPPORTED",
+        Status::NotApplicable => "N/A  ",
     };
     let probes: usize = r.rounds.iter().map(|x| x.probes.len()).sum();
     let mut what = match (&r.expect_invalid, r.rounds.len()) {
         (Some(field), _) => format!("loader check: expectInvalid {field}"),
+        (None, _) if r.status == Status::NotApplicable => r.message.clone().unwrap_or_default(),
         (None, _) if r.status == Status::Unsupported && r.needs.is_empty() => {
             "declared unsupported".to_string()
         }
@@ -266,7 +268,10 @@ impl Console {
     /// Reports a finished scenario.
     pub fn scenario(&mut self, r: &ScenarioResult) {
         let mut out = String::new();
-        let problem = !matches!(r.status, Status::Pass | Status::Unsupported);
+        let problem = !matches!(
+            r.status,
+            Status::Pass | Status::Unsupported | Status::NotApplicable
+        );
         if self.verbosity >= Verbosity::Normal || problem {
             let _ = writeln!(out, "{}", scenario_line(r));
         }

@@ -69,6 +69,7 @@ pub(super) fn build(file: &Path, text: &str) -> ScenarioFile {
                 text,
                 problems: Vec::new(),
                 warnings: Vec::new(),
+                tied: None,
             };
             let scenario = b.scenario(file, raw);
             if b.problems.is_empty() {
@@ -206,6 +207,8 @@ struct Builder<'a> {
     problems: Vec<Problem>,
     /// What the API server would accept with a warning.
     warnings: Vec<Problem>,
+    /// The first thing that ties the scenario to its addresses or families.
+    tied: Option<String>,
 }
 
 impl Builder<'_> {
@@ -311,6 +314,7 @@ impl Builder<'_> {
             probes,
             rounds,
             warnings: std::mem::take(&mut self.warnings),
+            tied_to_addresses: self.tied.take(),
         })
     }
 
@@ -331,6 +335,11 @@ impl Builder<'_> {
     }
 
     // ---- the cluster ------------------------------------------------------
+
+    /// Records why the scenario is tied to its addresses (the first reason).
+    fn tie(&mut self, why: String) {
+        self.tied.get_or_insert(why);
+    }
 
     /// `ipFamilies`: one family or both, each once, the primary first.
     fn ip_families(&mut self, raw: Option<Vec<IpFamily>>) -> Vec<IpFamily> {
@@ -368,6 +377,22 @@ impl Builder<'_> {
             }
             Some(RawClusterChoice::Object(raw)) => raw,
         };
+        let pinning = raw
+            .nodes
+            .iter()
+            .map(|n| (n.ip.is_some() || n.ips.is_some(), "nodes"))
+            .chain(
+                raw.pods
+                    .iter()
+                    .map(|p| (p.ip.is_some() || p.ips.is_some(), "pods")),
+            )
+            .find(|(pins, _)| *pins);
+        if let Some((_, kind)) = pinning {
+            self.tie(format!("a host of cluster.{kind} pins its address"));
+        }
+        if !raw.externals.is_empty() {
+            self.tie("it has external hosts, known by their addresses".into());
+        }
         let before = self.problems.len();
         let mut addresses = Taken {
             families,
@@ -964,6 +989,9 @@ impl Builder<'_> {
                 ports
             }
         };
+        if raw.families.is_some() {
+            self.tie("probes.families names IP families".into());
+        }
         let before_families = self.problems.len();
         let families = raw.families.map(|list| {
             let p = path.child("families");
@@ -1019,6 +1047,9 @@ impl Builder<'_> {
             let from = self.peer(cluster, &p.child("from"), r.from.as_deref().unwrap_or("*"));
             let to = self.peer(cluster, &p.child("to"), r.to.as_deref().unwrap_or("*"));
             let port = r.port.and_then(|n| self.port_number(&p.child("port"), n));
+            if r.family.is_some() {
+                self.tie(format!("{} names an IP family", p.child("family")));
+            }
             if let (Some(from), Some(to)) = (from, to) {
                 rules.push(ExpectRule {
                     from,

@@ -6,6 +6,7 @@
 mod build;
 pub mod cluster_policy;
 pub mod error;
+mod families;
 pub mod policy;
 mod raw;
 pub mod source;
@@ -43,6 +44,11 @@ pub struct Scenario {
     /// What the API server would accept with a warning (a namespace on a
     /// cluster-scoped object).
     pub warnings: Vec<Problem>,
+    /// Why the file ties the scenario to its IP addresses or families
+    /// (a pinned address, an external host, `probes.families`, an
+    /// expectation's `family`), if it does; policies are looked at apart
+    /// ([`Scenario::names_addresses`]).
+    pub tied_to_addresses: Option<String>,
 }
 
 impl Scenario {

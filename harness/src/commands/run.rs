@@ -68,7 +68,10 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
         "{}",
         netpol::report::terminal::run_header(context.enforcer.as_ref(), &context.unsupported)
     );
-    let loaded = suite::load(&files);
+    let mut loaded = suite::load(&files);
+    if let Some(families) = &args.ip_families {
+        loaded = suite::in_families(loaded, &families.0);
+    }
     let mut console = Console::new(verbosity, loaded.len());
     let end = runtime.block_on(async {
         let (events, mut received) = mpsc::unbounded_channel();

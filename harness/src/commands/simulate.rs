@@ -10,12 +10,15 @@ use super::{Result, check_report_dir, finish, usage};
 pub fn run(
     paths: &[PathBuf],
     report_dir: Option<&Path>,
-    require_expect: bool,
+    (require_expect, families): (bool, Option<&[netpol::cluster::IpFamily]>),
     verbosity: Verbosity,
 ) -> Result {
     let files = suite::discover(paths).map_err(usage)?;
     check_report_dir(report_dir)?;
-    let loaded = suite::load(&files);
+    let mut loaded = suite::load(&files);
+    if let Some(families) = families {
+        loaded = suite::in_families(loaded, families);
+    }
     let mut console = Console::new(verbosity, loaded.len());
     let report = netpol::run::simulate_suite(&loaded, require_expect, |r| console.scenario(r));
     console.finish(&report);
