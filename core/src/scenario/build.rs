@@ -1152,6 +1152,19 @@ impl Builder<'_> {
     }
 }
 
+/// The cluster's families, and the addresses given so far with the field
+/// that gave each (to name both in a conflict).
+struct Taken {
+    families: Vec<IpFamily>,
+    by: HashMap<IpAddr, FieldPath>,
+}
+
+impl Taken {
+    fn has(&self, family: IpFamily) -> bool {
+        self.families.contains(&family)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1255,18 +1268,5 @@ mod tests {
                 && p.contains("no destination of the probes serves")),
             "{got:?}"
         );
-    }
-}
-
-/// The cluster's families, and the addresses given so far with the field
-/// that gave each (to name both in a conflict).
-struct Taken {
-    families: Vec<IpFamily>,
-    by: HashMap<IpAddr, FieldPath>,
-}
-
-impl Taken {
-    fn has(&self, family: IpFamily) -> bool {
-        self.families.contains(&family)
     }
 }
