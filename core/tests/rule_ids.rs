@@ -160,6 +160,7 @@ fn every_rule_is_checked_by_a_scenario() {
                 }
             }
             Entry::Invalid(e) => problems.push(e.to_string()),
+            Entry::NotApplicable(_) => unreachable!("suite::load takes no IP families"),
             Entry::ExpectInvalid { .. } if in_invalid => {}
             Entry::ExpectInvalid { .. } => problems.push(format!(
                 "{}: expectInvalid outside scenarios/invalid/",
