@@ -10,7 +10,7 @@
 #                 ipBlock with except; policyTypes defaulting; the union of
 #                 policies; stateful (replies of allowed connections pass)
 #   unsupported   SCTP, named ports, endPort, ClusterNetworkPolicy (all
-#                 four of its features). A policy that uses one makes
+#                 four of its features), IPv6 (it writes iptables rules only). A policy that uses one makes
 #                 `sync` fail with a message naming the field: failing loudly
 #                 beats enforcing something silently wrong. The `version`
 #                 answer (and profile.yaml) declare them, so netpol reports the
@@ -304,7 +304,7 @@ case $command in
   # --- version: who we are, and what we declare unsupported ---------------
   version)
     cat >/dev/null
-    printf '%s\n' "{\"name\": \"$NAME\", \"version\": \"$VERSION\", \"protocolVersions\": [\"1\"], \"unsupported\": [\"sctp\", \"endPort\", \"namedPorts\", \"ClusterNetworkPolicy\", \"ClusterNetworkPolicyNamedPorts\", \"ClusterNetworkPolicyEgressNodePeers\", \"ClusterNetworkPolicyEgressNetworkPeers\"]}"
+    printf '%s\n' "{\"name\": \"$NAME\", \"version\": \"$VERSION\", \"protocolVersions\": [\"1\"], \"unsupported\": [\"sctp\", \"endPort\", \"namedPorts\", \"ClusterNetworkPolicy\", \"ClusterNetworkPolicyNamedPorts\", \"ClusterNetworkPolicyEgressNodePeers\", \"ClusterNetworkPolicyEgressNetworkPeers\", \"ipv6\"]}"
     ;;
 
   # --- sync: make every node enforce the state ------------------------------

@@ -89,8 +89,10 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
         terminal::scenario_line(&result),
         terminal::details(&result)
     );
-    // Every ClusterNetworkPolicy scenario needs the feature the example lacks.
+    // Every ClusterNetworkPolicy scenario needs the feature the example
+    // lacks, and every IPv6 and dual-stack one needs ipv6.
     let cnp: &[&str] = &["ClusterNetworkPolicy"];
+    let ipv6: &[&str] = &["ipv6"];
     let listed = UNSUPPORTED
         .iter()
         .find(|(f, _)| *f == file)
@@ -98,6 +100,8 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
     let expected =
         if file.starts_with("cluster-network-policy/") || file.starts_with("cnp-upstream/") {
             Some(listed.unwrap_or(cnp))
+        } else if file.starts_with("ipv6/") || file.starts_with("dual-stack/") {
+            Some(listed.unwrap_or(ipv6))
         } else {
             listed
         };
