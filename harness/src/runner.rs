@@ -499,8 +499,13 @@ fn check_sanity(
 
 fn name(s: &Scenario, p: &Probe) -> String {
     let c = s.cluster();
+    let family = if c.is_ipv4_only() {
+        String::new()
+    } else {
+        format!(" over {}", p.family)
+    };
     format!(
-        "{} -> {} {}/{}",
+        "{} -> {} {}/{}{family}",
         c.endpoint_name(p.from),
         c.endpoint_name(p.to),
         p.port,
