@@ -262,3 +262,76 @@ async fn a_policy_it_cannot_enforce_fails_sync_naming_the_field() {
     the_plugin(&enforcer).cleanup(&state).await.unwrap();
     lab.teardown().await;
 }
+
+/// A plugin that handles IPv4 only and does not say so fails the dual-stack
+/// scenarios that expect an IPv6 probe denied: it is never a silent pass.
+/// The example (iptables rules only) without its `ipv6` declaration: its
+/// `version` answer is rewritten, every other call is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv4_only_plugin_fails_the_dual_stack_scenarios() {
+    require_root();
+    let wrapper = Script::reading_input(
+        "ipv4-only",
+        &format!(
+            "if [ \"$1\" = version ]; then {plugin} version | jq -c '.unsupported -= [\"ipv6\"]'; else exec {plugin} \"$@\"; fi",
+            plugin = example().join("plugin.sh").display()
+        ),
+    );
+    let enforcer = wrapper
+        .start(Duration::from_secs(60))
+        .await
+        .expect("version");
+    assert!(
+        !enforcer
+            .info()
+            .unwrap()
+            .unsupported
+            .contains(&netpol::features::Feature::Ipv6),
+        "the wrapper hides the declaration"
+    );
+    let mut unsupported: BTreeSet<_> = profile().unsupported.into_iter().collect();
+    unsupported.remove(&netpol::features::Feature::Ipv6);
+    let options = RunOptions {
+        unsupported: unsupported.clone(),
+        ..RunOptions::default()
+    };
+    let mut failed = Vec::new();
+    for entry in std::fs::read_dir(repo().join("scenarios/dual-stack")).unwrap() {
+        let file = format!(
+            "dual-stack/{}",
+            entry.unwrap().file_name().to_string_lossy()
+        );
+        let s = scenario(&file);
+        if netpol::features::needed(&s)
+            .iter()
+            .any(|f| unsupported.contains(f))
+        {
+            continue;
+        }
+        // Does the file expect some IPv6 probe denied?
+        let denies_ipv6 = s.rounds.iter().any(|r| {
+            r.expect.as_ref().is_some_and(|e| {
+                s.probes.iter().any(|p| {
+                    p.family == netpol::cluster::IpFamily::IPv6
+                        && e.verdict(&r.cluster, p) == netpol::expect::Verdict::Denied
+                })
+            })
+        });
+        if !denies_ipv6 {
+            continue;
+        }
+        let result = run_scenario(&s, &enforcer, &options, &events()).await;
+        assert_ne!(
+            result.status,
+            Status::Pass,
+            "{file} passed with a plugin that leaves IPv6 unfiltered\n{}",
+            terminal::details(&result)
+        );
+        assert_eq!(result.status, Status::Fail, "{file}: {:?}", result.message);
+        failed.push(file);
+    }
+    assert!(
+        failed.len() >= 5,
+        "too few dual-stack scenarios checked: {failed:?}"
+    );
+}
