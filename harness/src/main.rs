@@ -216,6 +216,14 @@ pub(crate) struct RunArgs {
     /// judged against the model.
     #[arg(long)]
     require_expect: bool,
+    /// Start no more scenarios once N have failed or errored (those running
+    /// finish); the rest are not run and not in the reports.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    max_failures: Option<u16>,
+    /// --max-failures 1: stop at the first failure (a plugin that hangs
+    /// costs one timeout, not one per scenario).
+    #[arg(long, conflicts_with = "max_failures")]
+    fail_fast: bool,
     /// Run every scenario that names no IP address (no ipBlock, no pinned
     /// address, no external host) in these IP families instead of its own:
     /// IPv4, IPv6, or both (IPv4,IPv6: dual-stack; the first is the primary).

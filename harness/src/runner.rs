@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// `--require-expect`: a round without a hand-written `expect` is an
     /// error instead of being judged against the model.
     pub require_expect: bool,
+    /// `--max-failures N` (`--fail-fast`: 1): once N scenarios failed or
+    /// errored, no more start (those in flight finish).
+    pub max_failures: Option<usize>,
 }
 
 impl Default for RunOptions {
@@ -65,6 +68,7 @@ impl Default for RunOptions {
             preflight: true,
             unsupported: BTreeSet::new(),
             require_expect: false,
+            max_failures: None,
         }
     }
 }
@@ -229,11 +233,22 @@ pub async fn run_suite(
 ) -> std::io::Result<SuiteEnd> {
     let events = &events;
     let mut report = ReportBuilder::new(Mode::Run, context);
-    // SIGINT or SIGTERM: no more scenarios start; see `crate::stop`.
+    let failures = &std::sync::atomic::AtomicUsize::new(0);
+    let below_limit = move || {
+        options
+            .max_failures
+            .is_none_or(|max| failures.load(std::sync::atomic::Ordering::Relaxed) < max)
+    };
+    // SIGINT or SIGTERM: no more scenarios start; see `crate::stop`. Nor
+    // once `max_failures` scenarios failed.
     let results = stop::until_stopped(futures::stream::iter(loaded.iter().enumerate()))
+        .take_while(move |_| std::future::ready(below_limit()))
         .map(|(index, l)| async move { (index, run_entry(l, enforcer, options, events).await) })
         .buffer_unordered(options.jobs.max(1));
     let collect = results.for_each(|(index, result)| {
+        if matches!(result.status, Status::Fail | Status::Error) {
+            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let _ = events.send(Event::Finished {
             index,
             result: Box::new(result.clone()),

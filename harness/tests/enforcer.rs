@@ -232,3 +232,36 @@ fn verbose_shows_each_plugin_call_and_how_it_ended() {
         .expect("netpol runs");
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("plugin call"));
 }
+
+/// `--fail-fast`: a plugin that fails every sync costs one scenario, not
+/// one per scenario; the rest are said not to have run.
+#[test]
+fn fail_fast_stops_starting_scenarios_after_the_first_failure() {
+    require_root();
+    let script = Script::new(
+        "fail-fast",
+        &format!("case $1 in version) echo '{VERSION}';; sync) echo 'broken' >&2; exit 3;; esac"),
+    );
+    let dir = repo().join("scenarios/default-policies");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["run", "--jobs", "1", "--fail-fast", "--enforcer", "/bin/sh"])
+        .arg(format!("--enforcer-arg={}", script.path().display()))
+        .arg(&dir)
+        .output()
+        .expect("netpol runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout.matches("ERROR").count(),
+        1,
+        "one scenario ran: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "stopped after 1 failed or errored scenario (--max-failures / --fail-fast): {} scenarios not run",
+            files - 1
+        )),
+        "{stdout}"
+    );
+}

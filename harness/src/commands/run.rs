@@ -63,6 +63,11 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
         preflight: !args.no_preflight,
         unsupported: context.unsupported.iter().copied().collect(),
         require_expect: args.require_expect,
+        max_failures: if args.fail_fast {
+            Some(1)
+        } else {
+            args.max_failures.map(usize::from)
+        },
     };
     println!(
         "{}",
@@ -86,6 +91,15 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
     });
     match end.map_err(|e| Failure::Run(anyhow::anyhow!("cannot listen to signals: {e}")))? {
         SuiteEnd::Completed(report) => {
+            let not_run = loaded.len() - report.scenarios.len();
+            if not_run > 0 {
+                console.note(&format!(
+                    "stopped after {} failed or errored scenario{} (--max-failures / --fail-fast): {not_run} scenario{} not run, and not in the reports\n",
+                    options.max_failures.unwrap_or_default(),
+                    if options.max_failures == Some(1) { "" } else { "s" },
+                    if not_run == 1 { "" } else { "s" },
+                ));
+            }
             console.finish(&report);
             finish(&report, args.report.as_deref())
         }
