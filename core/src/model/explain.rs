@@ -63,6 +63,12 @@ pub struct RuleCheck {
     pub rule: String,
     pub peer_matches: bool,
     pub port_matches: bool,
+    /// What the rule's peers are (`ipBlock 10.0.0.0/8 except 10.1.0.0/16`,
+    /// `2 pods`), for a peer that does not match.
+    pub peers: String,
+    /// What the rule's ports are (`80/TCP, 8080-8090/UDP`), for a port that
+    /// does not match.
+    pub ports: String,
 }
 
 impl RuleCheck {
@@ -201,6 +207,8 @@ impl Model<'_> {
                     rule: format!("{kind}[{i}]"),
                     peer_matches: self.peer_matches(rule, peer, probe),
                     port_matches: self.port_matches(rule, probe),
+                    peers: rule.peers_text(),
+                    ports: rule.ports_text(),
                 });
             }
         }
@@ -254,9 +262,12 @@ impl fmt::Display for Direction {
                     .iter()
                     .map(|r| {
                         let miss = match (r.peer_matches, r.port_matches) {
-                            (false, false) => "neither peer nor port matches",
-                            (false, true) => "peer does not match",
-                            _ => "port does not match",
+                            (false, false) => format!(
+                                "neither peer nor port matches (peers: {}; ports: {})",
+                                r.peers, r.ports
+                            ),
+                            (false, true) => format!("peer does not match (peers: {})", r.peers),
+                            _ => format!("port does not match (ports: {})", r.ports),
                         };
                         format!("{} {}: {miss}", r.policy, r.rule)
                     })

@@ -63,6 +63,51 @@ struct Rule {
     ports: Option<Vec<Port>>,
 }
 
+impl Rule {
+    /// The rule's peers in words, for explanations.
+    fn peers_text(&self) -> String {
+        let Some(peers) = &self.peers else {
+            return "any".into();
+        };
+        let texts: Vec<String> = peers
+            .iter()
+            .map(|p| match p {
+                Peer::Pods(pods) => {
+                    let n = pods.count();
+                    format!("{n} selected pod{}", if n == 1 { "" } else { "s" })
+                }
+                Peer::IpBlock { cidr, except } if except.is_empty() => format!("ipBlock {cidr}"),
+                Peer::IpBlock { cidr, except } => format!(
+                    "ipBlock {cidr} except {}",
+                    except
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+            .collect();
+        texts.join(", ")
+    }
+
+    /// The rule's ports in words (`80/TCP, 8080-8090/UDP, http/TCP`).
+    fn ports_text(&self) -> String {
+        let Some(ports) = &self.ports else {
+            return "any".into();
+        };
+        let texts: Vec<String> = ports
+            .iter()
+            .map(|p| match &p.numbers {
+                PortNumbers::All => format!("every {} port", p.protocol),
+                PortNumbers::Range(lo, hi) if lo == hi => format!("{lo}/{}", p.protocol),
+                PortNumbers::Range(lo, hi) => format!("{lo}-{hi}/{}", p.protocol),
+                PortNumbers::Named(name) => format!("{name}/{}", p.protocol),
+            })
+            .collect();
+        texts.join(", ")
+    }
+}
+
 #[derive(Debug)]
 enum Peer {
     /// podSelector and/or namespaceSelector, resolved to the pods they select.

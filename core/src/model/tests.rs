@@ -709,7 +709,7 @@ fn explanations_name_policies_and_rules() {
     let denied = model.explain(&probe(&c, "y/b -> x/a 81/TCP"));
     assert_eq!(
         denied.ingress.to_string(),
-        "x/a is isolated by x/deny, x/web; no rule allows it (x/web ingress[0]: neither peer nor port matches)"
+        "x/a is isolated by x/deny, x/web; no rule allows it (x/web ingress[0]: neither peer nor port matches (peers: 1 selected pod; ports: 80/TCP))"
     );
     let ext = model.explain(&probe(&c, "x/a -> node:node-2 80/TCP"));
     assert_eq!(

@@ -15,6 +15,20 @@ pub struct IpNet {
     pub mask: Vec<u8>,
 }
 
+impl std::fmt::Display for IpNet {
+    /// `10.0.0.0/8`, `fd00::/64`: the network address and the prefix length.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match <[u8; 4]>::try_from(self.ip.as_slice()) {
+            Ok(v4) => write!(f, "{}", std::net::Ipv4Addr::from(v4))?,
+            Err(_) => match <[u8; 16]>::try_from(self.ip.as_slice()) {
+                Ok(v6) => write!(f, "{}", std::net::Ipv6Addr::from(v6))?,
+                Err(_) => f.write_str("?")?,
+            },
+        }
+        write!(f, "/{}", self.prefix_len())
+    }
+}
+
 impl IpNet {
     /// `IPMask.Size()`: the prefix length.
     pub fn prefix_len(&self) -> u32 {
