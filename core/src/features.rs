@@ -49,6 +49,20 @@ pub fn needed(s: &Scenario) -> BTreeSet<Feature> {
     for cnp in s.rounds.iter().flat_map(|r| &r.cluster_policies) {
         needs.extend(cluster_policy_needs(&cnp.object));
     }
+    // Egress isolation: policyTypes as written, or as the API server
+    // defaults them (Egress when there are egress rules).
+    let isolates_egress = s
+        .rounds
+        .iter()
+        .flat_map(|r| &r.policies)
+        .filter_map(|p| p.object.spec.as_ref())
+        .any(|spec| match &spec.policy_types {
+            Some(types) => types.iter().any(|t| t == "Egress"),
+            None => spec.egress.as_ref().is_some_and(|e| !e.is_empty()),
+        });
+    if isolates_egress {
+        needs.insert(Feature::Egress);
+    }
     // A cluster with IPv6 (IPv6 only, or dual-stack) needs it as a whole.
     if s.rounds
         .iter()
@@ -68,6 +82,9 @@ pub fn needed(s: &Scenario) -> BTreeSet<Feature> {
 /// parts upstream's conformance profile lists apart.
 fn cluster_policy_needs(p: &ClusterNetworkPolicy) -> BTreeSet<Feature> {
     let mut needs = BTreeSet::from([Feature::ClusterNetworkPolicy]);
+    if !p.spec.egress.is_empty() {
+        needs.insert(Feature::Egress);
+    }
     let protocols = p
         .spec
         .ingress
@@ -210,5 +227,34 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(e.contains("unknown variant `SCTP`"), "{e}");
         assert_eq!(ok.unsupported, [Feature::Sctp, Feature::EndPort]);
+    }
+
+    #[test]
+    fn egress_isolation_and_ipv6_are_needs() {
+        let load = |text: &str| {
+            crate::scenario::load_str(Path::new("s.yaml"), text)
+                .loaded
+                .expect("loads")
+        };
+        let policy = |spec: &str| {
+            format!(
+                "name: s\npolicies:\n- apiVersion: networking.k8s.io/v1\n  kind: NetworkPolicy\n  metadata: {{name: p, namespace: x}}\n  spec: {spec}\n"
+            )
+        };
+        let egress = |text: &str| needed(&load(text)).contains(&Feature::Egress);
+        assert!(egress(&policy("{podSelector: {}, policyTypes: [Egress]}")));
+        assert!(
+            egress(&policy("{podSelector: {}, egress: [{}]}")),
+            "defaulted"
+        );
+        assert!(
+            !egress(&policy("{podSelector: {}, egress: []}")),
+            "no rules, no Egress"
+        );
+        assert!(!egress(&policy(
+            "{podSelector: {}, policyTypes: [Ingress], egress: [{}]}"
+        )));
+        assert!(needed(&load("name: s\nipFamilies: [IPv4, IPv6]\n")).contains(&Feature::Ipv6));
+        assert!(!needed(&load("name: s\n")).contains(&Feature::Ipv6));
     }
 }

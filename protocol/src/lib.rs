@@ -56,6 +56,11 @@ pub enum Feature {
     /// them apart so that an implementation without them can say so).
     #[serde(rename = "ClusterNetworkPolicyEgressNetworkPeers")]
     ClusterNetworkPolicyEgressNetworkPeers,
+    /// Egress isolation: a NetworkPolicy whose policyTypes (written or
+    /// defaulted) include Egress, or a ClusterNetworkPolicy with egress
+    /// rules. For an implementation that enforces ingress only.
+    #[serde(rename = "egress")]
+    Egress,
     /// IPv6: IPv6-only and dual-stack clusters. Scenarios whose cluster has
     /// IPv6 are then unsupported (declared), and no IPv6 probe is sent.
     #[serde(rename = "ipv6")]
@@ -64,7 +69,7 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in the order documents list them.
-    pub const ALL: [Feature; 8] = [
+    pub const ALL: [Feature; 9] = [
         Feature::Sctp,
         Feature::EndPort,
         Feature::NamedPorts,
@@ -72,6 +77,7 @@ impl Feature {
         Feature::ClusterNetworkPolicyNamedPorts,
         Feature::ClusterNetworkPolicyEgressNodePeers,
         Feature::ClusterNetworkPolicyEgressNetworkPeers,
+        Feature::Egress,
         Feature::Ipv6,
     ];
 
@@ -87,6 +93,7 @@ impl Feature {
             Feature::ClusterNetworkPolicyEgressNetworkPeers => {
                 "ClusterNetworkPolicyEgressNetworkPeers"
             }
+            Feature::Egress => "egress",
             Feature::Ipv6 => "ipv6",
         }
     }
