@@ -97,7 +97,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
 /// `ip6tables-restore`, IPv6 is declared unsupported, so that the harness
 /// runs no IPv6 cluster rather than failing each `sync`.
 fn version(backend: Backend) -> Result<(), String> {
-    let probe = |family: IpFamily| {
+    let info = version_info(|family| {
         let command = backend.restore(family);
         match Command::new(command).arg("--version").output() {
             Ok(o) if o.status.success() => {
@@ -109,23 +109,28 @@ fn version(backend: Backend) -> Result<(), String> {
             )),
             Err(e) => Err(format!("{command} unavailable: {e}")),
         }
-    };
-    let iptables = probe(IpFamily::IPv4).unwrap_or_else(|e| e);
-    let (ip6tables, unsupported) = match probe(IpFamily::IPv6) {
-        Ok(v) => (v, Vec::new()),
-        Err(e) => (format!("{e}, so no IPv6"), vec![Feature::Ipv6]),
-    };
-    let info = VersionInfo {
-        name: "netpol-reference".into(),
-        version: format!("{} ({iptables}; {ip6tables})", env!("CARGO_PKG_VERSION")),
-        protocol_versions: vec![PROTOCOL_VERSION.into()],
-        unsupported,
-    };
+    });
     println!(
         "{}",
         serde_json::to_string(&info).map_err(|e| e.to_string())?
     );
     Ok(())
+}
+
+/// The `version` answer, given what each family's restore command says to
+/// `--version` (or why it cannot run).
+fn version_info(probe: impl Fn(IpFamily) -> Result<String, String>) -> VersionInfo {
+    let iptables = probe(IpFamily::IPv4).unwrap_or_else(|e| e);
+    let (ip6tables, unsupported) = match probe(IpFamily::IPv6) {
+        Ok(v) => (v, Vec::new()),
+        Err(e) => (format!("{e}, so no IPv6"), vec![Feature::Ipv6]),
+    };
+    VersionInfo {
+        name: "netpol-reference".into(),
+        version: format!("{} ({iptables}; {ip6tables})", env!("CARGO_PKG_VERSION")),
+        protocol_versions: vec![PROTOCOL_VERSION.into()],
+        unsupported,
+    }
 }
 
 fn read_state() -> Result<State, String> {
@@ -245,5 +250,45 @@ pub fn run_restore(restore: &str, args: &[&str], text: &str) -> Result<(), Strin
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_ip6tables_restore_version_declares_ipv6_unsupported() {
+        let info = version_info(|f| match f {
+            IpFamily::IPv4 => Ok("iptables-restore v1.8.9 (nf_tables)".into()),
+            IpFamily::IPv6 => Err("ip6tables-restore unavailable: No such file".into()),
+        });
+        assert_eq!(info.unsupported, [Feature::Ipv6]);
+        assert!(
+            info.version
+                .ends_with("ip6tables-restore unavailable: No such file, so no IPv6)"),
+            "{}",
+            info.version
+        );
+        let info = version_info(|f| Ok(format!("{f} restore")));
+        assert!(info.unsupported.is_empty());
+        assert!(info.version.ends_with("(IPv4 restore; IPv6 restore)"));
+    }
+
+    #[test]
+    fn each_family_has_its_restore_of_the_chosen_back_end() {
+        assert_eq!(Backend::Auto.restore(IpFamily::IPv6), "ip6tables-restore");
+        assert_eq!(
+            Backend::Nft.restore(IpFamily::IPv6),
+            "ip6tables-nft-restore"
+        );
+        assert_eq!(
+            Backend::Legacy.restore(IpFamily::IPv6),
+            "ip6tables-legacy-restore"
+        );
+        assert_eq!(
+            Backend::Legacy.restore(IpFamily::IPv4),
+            "iptables-legacy-restore"
+        );
     }
 }
