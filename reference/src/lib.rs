@@ -4,15 +4,17 @@
 //!
 //! `netpol-reference [--iptables auto|nft|legacy] [--deny reject|drop] COMMAND`
 //! with COMMAND `version`, `sync` or `cleanup` and the protocol's JSON state
-//! on standard input. Each sync rewrites each node's filter table with one
-//! atomic `iptables-restore`: the same state gives the same table.
+//! on standard input. Each sync rewrites each node's filter table of each
+//! family of the cluster with one atomic restore (`iptables-restore` for
+//! IPv4, `ip6tables-restore` for IPv6): the same state gives the same
+//! tables. An IPv4-only cluster's ip6tables tables are never touched.
 
 pub mod rules;
 
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 
-use netpol_protocol::{PROTOCOL_VERSION, State, VersionInfo};
+use netpol_protocol::{Feature, IpFamily, PROTOCOL_VERSION, State, VersionInfo};
 
 pub use rules::Deny;
 
@@ -26,19 +28,15 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn restore(self) -> &'static str {
-        match self {
-            Backend::Auto => "iptables-restore",
-            Backend::Nft => "iptables-nft-restore",
-            Backend::Legacy => "iptables-legacy-restore",
-        }
-    }
-
-    fn iptables(self) -> &'static str {
-        match self {
-            Backend::Auto => "iptables",
-            Backend::Nft => "iptables-nft",
-            Backend::Legacy => "iptables-legacy",
+    /// The restore command of `family`'s tables.
+    pub fn restore(self, family: IpFamily) -> &'static str {
+        match (self, family) {
+            (Backend::Auto, IpFamily::IPv4) => "iptables-restore",
+            (Backend::Nft, IpFamily::IPv4) => "iptables-nft-restore",
+            (Backend::Legacy, IpFamily::IPv4) => "iptables-legacy-restore",
+            (Backend::Auto, IpFamily::IPv6) => "ip6tables-restore",
+            (Backend::Nft, IpFamily::IPv6) => "ip6tables-nft-restore",
+            (Backend::Legacy, IpFamily::IPv6) => "ip6tables-legacy-restore",
         }
     }
 }
@@ -86,32 +84,53 @@ fn run(args: Vec<String>) -> Result<(), String> {
     }
     match command.as_deref() {
         Some("version") => version(backend),
-        Some("sync") => apply_all(&read_state()?, backend, |node| {
-            rules::node_rules_for(node, deny)
+        Some("sync") => apply_all(&read_state()?, backend, |node, family| {
+            rules::node_rules_for(node, family, deny)
         }),
-        Some("cleanup") => apply_all(&read_state()?, backend, |_| Ok(rules::empty_table())),
+        Some("cleanup") => apply_all(&read_state()?, backend, |_, _| Ok(rules::empty_table())),
         Some(other) => Err(format!("unknown command {other:?}\n{USAGE}")),
         None => Err(USAGE.to_string()),
     }
 }
 
+/// Prints the version of each family's restore command. Without a working
+/// `ip6tables-restore`, IPv6 is declared unsupported, so that the harness
+/// runs no IPv6 cluster rather than failing each `sync`.
 fn version(backend: Backend) -> Result<(), String> {
-    let iptables = Command::new(backend.iptables())
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|e| format!("{} unavailable: {e}", backend.iptables()));
-    let info = VersionInfo {
-        name: "netpol-reference".into(),
-        version: format!("{} ({iptables})", env!("CARGO_PKG_VERSION")),
-        protocol_versions: vec![PROTOCOL_VERSION.into()],
-        unsupported: Vec::new(),
-    };
+    let info = version_info(|family| {
+        let command = backend.restore(family);
+        match Command::new(command).arg("--version").output() {
+            Ok(o) if o.status.success() => {
+                Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+            }
+            Ok(o) => Err(format!(
+                "{command} unavailable: --version failed ({})",
+                o.status
+            )),
+            Err(e) => Err(format!("{command} unavailable: {e}")),
+        }
+    });
     println!(
         "{}",
         serde_json::to_string(&info).map_err(|e| e.to_string())?
     );
     Ok(())
+}
+
+/// The `version` answer, given what each family's restore command says to
+/// `--version` (or why it cannot run).
+fn version_info(probe: impl Fn(IpFamily) -> Result<String, String>) -> VersionInfo {
+    let iptables = probe(IpFamily::IPv4).unwrap_or_else(|e| e);
+    let (ip6tables, unsupported) = match probe(IpFamily::IPv6) {
+        Ok(v) => (v, Vec::new()),
+        Err(e) => (format!("{e}, so no IPv6"), vec![Feature::Ipv6]),
+    };
+    VersionInfo {
+        name: "netpol-reference".into(),
+        version: format!("{} ({iptables}; {ip6tables})", env!("CARGO_PKG_VERSION")),
+        protocol_versions: vec![PROTOCOL_VERSION.into()],
+        unsupported,
+    }
 }
 
 fn read_state() -> Result<State, String> {
@@ -130,31 +149,42 @@ fn read_state() -> Result<State, String> {
     Ok(state)
 }
 
-/// Computes every node's table, then applies them all, one
-/// `iptables-restore` per node, in parallel; reports every failure.
+/// The families whose tables a state's `sync` and `cleanup` write: those of
+/// the cluster, each once, IPv4 first.
+pub fn families(state: &State) -> Vec<IpFamily> {
+    IpFamily::ALL
+        .into_iter()
+        .filter(|f| state.ip_families.contains(f))
+        .collect()
+}
+
+/// Computes every node's table of each family of the cluster, then applies
+/// them all, one restore per node and family, in parallel; reports every
+/// failure.
 fn apply_all(
     state: &State,
     backend: Backend,
-    table: impl Fn(&NodeRef<'_>) -> Result<String, rules::RulesError>,
+    table: impl Fn(&NodeRef<'_>, IpFamily) -> Result<String, rules::RulesError>,
 ) -> Result<(), String> {
-    let tables: Vec<(String, String, String)> = state
-        .nodes
-        .iter()
-        .map(|n| {
-            table(&NodeRef {
-                state,
-                name: &n.name,
-            })
-            .map(|t| (n.name.clone(), n.netns.clone(), t))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    let families = families(state);
+    let mut tables: Vec<(String, String, IpFamily, String)> = Vec::new();
+    for n in &state.nodes {
+        let node = NodeRef {
+            state,
+            name: &n.name,
+        };
+        for &family in &families {
+            let text = table(&node, family).map_err(|e| e.to_string())?;
+            tables.push((n.name.clone(), n.netns.clone(), family, text));
+        }
+    }
     let errors: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = tables
             .iter()
-            .map(|(name, netns, text)| {
+            .map(|(name, netns, family, text)| {
                 s.spawn(move || {
-                    restore_in(netns, backend, text).map_err(|e| format!("node {name}: {e}"))
+                    restore_in(netns, backend.restore(*family), text)
+                        .map_err(|e| format!("node {name} ({family}): {e}"))
                 })
             })
             .collect();
@@ -181,38 +211,84 @@ pub struct NodeRef<'a> {
     pub name: &'a str,
 }
 
-/// Runs `iptables-restore` inside the namespace at `netns`: this thread
-/// enters it, and the child process inherits it.
-fn restore_in(netns: &str, backend: Backend, text: &str) -> Result<(), String> {
+/// Runs `restore` (`iptables-restore` or `ip6tables-restore`, of some back
+/// end) inside the namespace at `netns`: this thread enters it, and the
+/// child process inherits it.
+fn restore_in(netns: &str, restore: &str, text: &str) -> Result<(), String> {
     let ns = std::fs::File::open(netns)
         .map_err(|e| format!("cannot open its namespace {netns}: {e}"))?;
     nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| format!("cannot enter its namespace {netns}: {e}"))?;
-    let mut child = Command::new(backend.restore())
+    run_restore(restore, &[], text)
+}
+
+/// Feeds `text` to `restore -w ARGS`; its error output on failure.
+pub fn run_restore(restore: &str, args: &[&str], text: &str) -> Result<(), String> {
+    let mut child = Command::new(restore)
         .arg("-w")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", backend.restore()))?;
+        .map_err(|e| format!("cannot run {restore}: {e}"))?;
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("piped stdin");
         stdin
             .write_all(text.as_bytes())
-            .map_err(|e| format!("writing to {}: {e}", backend.restore()))?;
+            .map_err(|e| format!("writing to {restore}: {e}"))?;
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("{}: {e}", backend.restore()))?;
+        .map_err(|e| format!("{restore}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "{} failed ({}): {}",
-            backend.restore(),
+            "{restore} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_ip6tables_restore_version_declares_ipv6_unsupported() {
+        let info = version_info(|f| match f {
+            IpFamily::IPv4 => Ok("iptables-restore v1.8.9 (nf_tables)".into()),
+            IpFamily::IPv6 => Err("ip6tables-restore unavailable: No such file".into()),
+        });
+        assert_eq!(info.unsupported, [Feature::Ipv6]);
+        assert!(
+            info.version
+                .ends_with("ip6tables-restore unavailable: No such file, so no IPv6)"),
+            "{}",
+            info.version
+        );
+        let info = version_info(|f| Ok(format!("{f} restore")));
+        assert!(info.unsupported.is_empty());
+        assert!(info.version.ends_with("(IPv4 restore; IPv6 restore)"));
+    }
+
+    #[test]
+    fn each_family_has_its_restore_of_the_chosen_back_end() {
+        assert_eq!(Backend::Auto.restore(IpFamily::IPv6), "ip6tables-restore");
+        assert_eq!(
+            Backend::Nft.restore(IpFamily::IPv6),
+            "ip6tables-nft-restore"
+        );
+        assert_eq!(
+            Backend::Legacy.restore(IpFamily::IPv6),
+            "ip6tables-legacy-restore"
+        );
+        assert_eq!(
+            Backend::Legacy.restore(IpFamily::IPv4),
+            "iptables-legacy-restore"
+        );
     }
 }

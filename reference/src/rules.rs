@@ -1,4 +1,6 @@
-//! From the desired state to the `iptables-restore` input of one node.
+//! From the desired state to the `iptables-restore` (IPv4) or
+//! `ip6tables-restore` (IPv6) input of one node: one table per family of the
+//! cluster, each with that family's addresses only.
 //!
 //! Written from `docs/spec-notes.md`, independently of the harness's model:
 //! the two implementations of the spec check each other.
@@ -42,19 +44,24 @@
 //! OUTPUT are left alone), nor does a pod's traffic to itself: both are
 //! always allowed, as the spec says.
 //!
+//! The IPv6 table has the same layout with IPv6 addresses; ipBlocks and
+//! `networks` of the other family are left out of a table (they match
+//! nothing there). It also accepts ICMPv6 neighbour discovery in
+//! NETPOL-FORWARD, and rejects with ICMPv6 administratively prohibited.
+//!
 //! Each rule of `docs/spec-notes.md` is cited by its id next to the code
 //! that implements it (`// rule: own-node`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::{Selector, SelectorExt};
 use netpol_protocol::cnp::{Action, Tier};
-use netpol_protocol::{Pod, State};
+use netpol_protocol::{IpFamily, Pod, State};
 
 /// The packet-mark bit a matching rule sets.
 const ALLOW_BIT: &str = "0x10000/0x10000";
@@ -79,11 +86,16 @@ pub enum RulesError {
 }
 
 /// `node_rules` for a node of the state.
-pub fn node_rules_for(node: &crate::NodeRef<'_>, deny: Deny) -> Result<String, RulesError> {
-    node_rules(node.state, node.name, deny)
+pub fn node_rules_for(
+    node: &crate::NodeRef<'_>,
+    family: IpFamily,
+    deny: Deny,
+) -> Result<String, RulesError> {
+    node_rules(node.state, node.name, family, deny)
 }
 
-/// The `iptables-restore` input that removes every rule and chain.
+/// The `iptables-restore` (or `ip6tables-restore`) input that removes every
+/// rule and chain: the same text for both families.
 pub fn empty_table() -> String {
     "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
         .to_string()
@@ -208,11 +220,13 @@ fn selects(p: &PolicyView<'_>, pod: &Pod) -> Result<bool, RulesError> {
     Ok(pod.namespace == p.namespace && sel.matches(&pod.labels))
 }
 
-/// Builds the restore input of one node.
+/// Builds the restore input of one node and one family.
 struct Builder<'a> {
     state: &'a State,
     /// The node whose table this is.
     node: &'a str,
+    /// The family of the table: every address in it is of this family.
+    family: IpFamily,
     namespace_labels: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
     chains: Vec<String>,
     rules: Vec<String>,
@@ -220,14 +234,21 @@ struct Builder<'a> {
     cnp_chains: BTreeSet<String>,
 }
 
-/// The `iptables-restore` input for `node`: the whole filter table.
-pub fn node_rules<'a>(state: &'a State, node: &'a str, deny: Deny) -> Result<String, RulesError> {
+/// The restore input for `node` and `family`: the whole filter table of
+/// that family (`iptables-restore` for IPv4, `ip6tables-restore` for IPv6).
+pub fn node_rules<'a>(
+    state: &'a State,
+    node: &'a str,
+    family: IpFamily,
+    deny: Deny,
+) -> Result<String, RulesError> {
     if !state.nodes.iter().any(|n| n.name == node) {
         return Err(RulesError::UnknownNode(node.to_string()));
     }
     let mut b = Builder {
         state,
         node,
+        family,
         // rule: metadata-name-label (taken from the state, which carries it as
         // the API server sets it; not added here, so that a state without it
         // fails the scenarios that check it).
@@ -246,22 +267,40 @@ pub fn node_rules<'a>(state: &'a State, node: &'a str, deny: Deny) -> Result<Str
     b.chain("NETPOL-DENY");
     // rule: own-node, self-traffic, cnp-self-traffic (only FORWARD is
     // filtered: neither crosses it).
+    // rule: family-exceptions (in each family's table alike)
     b.rule(
         "FORWARD",
         "-m comment --comment \"netpol reference enforcer\" -j NETPOL-FORWARD",
     );
     // Stateful: replies of allowed connections, and their ICMP errors, pass.
     // rule: stateful-replies
+    // rule: family-exceptions (ICMPv6 errors of allowed connections are
+    // RELATED)
     b.rule(
         "NETPOL-FORWARD",
         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
     );
+    if family == IpFamily::IPv6 {
+        // Neighbour discovery (router and neighbour solicitation and
+        // advertisement, redirect): without it no IPv6 traffic flows.
+        // rule: family-exceptions
+        for icmp6_type in 133..=137 {
+            b.rule(
+                "NETPOL-FORWARD",
+                &format!("-p ipv6-icmp -m icmp6 --icmpv6-type {icmp6_type} -j ACCEPT"),
+            );
+        }
+    }
     match deny {
         Deny::Reject => {
             b.rule("NETPOL-DENY", "-p tcp -j REJECT --reject-with tcp-reset");
+            let unreachable = match family {
+                IpFamily::IPv4 => "icmp-port-unreachable",
+                IpFamily::IPv6 => "icmp6-adm-prohibited",
+            };
             b.rule(
                 "NETPOL-DENY",
-                "-j REJECT --reject-with icmp-port-unreachable",
+                &format!("-j REJECT --reject-with {unreachable}"),
             );
         }
         Deny::Drop => b.rule("NETPOL-DENY", "-j DROP"),
@@ -432,14 +471,19 @@ impl Builder<'_> {
                     // An ipBlock matches by address: pods', nodes', anyone's.
                     // rule: ipblock-except, ipblock-pod-addresses, other-nodes
                     if let Some(block) = &peer.ip_block {
-                        let Some(cidr) = ipv4_block(&block.cidr, &policy.key)? else {
+                        let cidr = ip_block(&block.cidr, &policy.key)?;
+                        // A block of the other family adds no jump: it
+                        // matches nothing here (never "any peer").
+                        // rule: family-ipblock
+                        if family_of(&cidr) != self.family {
                             continue;
-                        }; // IPv6: no IPv4 address matches
+                        }
                         let block_chain = format!("{chain}-B{k}");
                         self.chain(&block_chain);
                         self.rule(chain, &format!("{opt} {cidr} -j {block_chain}"));
                         for except in block.except.iter().flatten() {
-                            if let Some(x) = ipv4_block(except, &policy.key)? {
+                            let x = ip_block(except, &policy.key)?;
+                            if family_of(&x) == self.family {
                                 self.rule(&block_chain, &format!("{opt} {x} -j RETURN"));
                             }
                         }
@@ -447,7 +491,7 @@ impl Builder<'_> {
                     } else {
                         // rule: other-nodes (selectors give pod addresses only)
                         for ip in self.peer_pods(peer, &policy.namespace, &policy.key)? {
-                            self.rule(chain, &format!("{opt} {ip}/32 -j {ports_target}"));
+                            self.rule(chain, &format!("{opt} {} -j {ports_target}", host(ip)));
                         }
                     }
                 }
@@ -464,7 +508,7 @@ impl Builder<'_> {
         peer: &NetworkPolicyPeer,
         policy_namespace: &str,
         policy: &str,
-    ) -> Result<Vec<Ipv4Addr>, RulesError> {
+    ) -> Result<Vec<IpAddr>, RulesError> {
         let pod_sel = selector(peer.pod_selector.as_ref(), policy)?;
         let ns_sel = peer
             .namespace_selector
@@ -489,10 +533,7 @@ impl Builder<'_> {
                 ),
             })
             .filter(|p| pod_sel.matches(&p.labels))
-            .filter_map(|p| match p.ip {
-                std::net::IpAddr::V4(v4) => Some(v4),
-                std::net::IpAddr::V6(_) => None,
-            })
+            .flat_map(|p| self.own_family(p.ip, &p.ips))
             .collect())
     }
 
@@ -551,9 +592,10 @@ impl Builder<'_> {
                         .state
                         .pods
                         .iter()
-                        .filter_map(|d| {
-                            named(d).map(|n| {
-                                format!("-d {}/32 -p {proto} -m {proto} --dport {n}", d.ip)
+                        .filter_map(|d| named(d).map(|n| (d, n)))
+                        .flat_map(|(d, n)| {
+                            self.own_family(d.ip, &d.ips).into_iter().map(move |ip| {
+                                format!("-d {} -p {proto} -m {proto} --dport {n}", host(ip))
                             })
                         })
                         .collect(),
@@ -563,10 +605,41 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// A host's addresses of the table's family (none if it has none): `ips`,
+    /// or `ip` alone from a state that predates `ips`.
+    // rule: family-selectors (a selected host matches by its address of
+    // each family, in that family's table)
+    fn own_family(&self, ip: IpAddr, ips: &[IpAddr]) -> Vec<IpAddr> {
+        let all = if ips.is_empty() {
+            std::slice::from_ref(&ip)
+        } else {
+            ips
+        };
+        all.iter()
+            .copied()
+            .filter(|a| IpFamily::of(*a) == self.family)
+            .collect()
+    }
+}
+
+/// One address as iptables matches it: `/32` or `/128`.
+fn host(ip: IpAddr) -> String {
+    ipnet::IpNet::from(ip).to_string()
+}
+
+/// The family of a CIDR.
+fn family_of(net: &ipnet::IpNet) -> IpFamily {
+    match net {
+        ipnet::IpNet::V4(_) => IpFamily::IPv4,
+        ipnet::IpNet::V6(_) => IpFamily::IPv6,
+    }
+}
+
 /// An ipBlock CIDR as iptables takes it, read as the API server reads it
 /// (leading zeros are decimal, host bits are ignored, an IPv4-mapped IPv6
-/// block is its IPv4 block). `None` for an IPv6 block.
-fn ipv4_block(text: &str, policy: &str) -> Result<Option<ipnet::Ipv4Net>, RulesError> {
+/// block is its IPv4 block).
+fn ip_block(text: &str, policy: &str) -> Result<ipnet::IpNet, RulesError> {
     let bad = || RulesError::Policy {
         policy: policy.to_string(),
         message: format!("invalid CIDR {text:?}"),
@@ -583,16 +656,15 @@ fn ipv4_block(text: &str, policy: &str) -> Result<Option<ipnet::Ipv4Net>, RulesE
             prefix.checked_sub(96).ok_or_else(bad)?,
         )
         .map_err(|_| bad())?;
-        return Ok(Some(net.trunc()));
+        return Ok(net.trunc().into());
     }
     if addr.contains(':') {
-        return addr
-            .parse::<std::net::Ipv6Addr>()
-            .map(|_| None)
-            .map_err(|_| bad());
+        let a = addr.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+        let net = ipnet::Ipv6Net::new(a, prefix).map_err(|_| bad())?;
+        return Ok(net.trunc().into());
     }
     let net = ipnet::Ipv4Net::new(dotted_quad(addr).ok_or_else(bad)?, prefix).map_err(|_| bad())?;
-    Ok(Some(net.trunc()))
+    Ok(net.trunc().into())
 }
 
 /// `a.b.c.d`, octets in decimal even with leading zeros.

@@ -21,7 +21,7 @@ use netpol_protocol::cnp::{
     ProtocolPort, Tier,
 };
 
-use super::{Builder, Direction, RulesError};
+use super::{Builder, Direction, RulesError, family_of, host};
 
 /// The verdict field of the packet mark: the action of the first rule of a
 /// tier that matched (0: none so far). Apart from the NetworkPolicy allow bit.
@@ -166,23 +166,19 @@ impl PodSelection {
     }
 }
 
-/// A `networks` CIDR: its IPv4 network, or `None` for an IPv6 one, which no
-/// address of the IPv4 lab is in (an IPv4-mapped IPv6 CIDR is IPv6 too).
+/// A `networks` CIDR, host bits dropped (an IPv4-mapped IPv6 CIDR is IPv6:
+/// it matches no IPv4 address).
 // rule: cnp-peer-networks (each CIDR in its own family only)
-fn network(text: &str, policy: &str) -> Result<Option<ipnet::Ipv4Net>, RulesError> {
+fn network(text: &str, policy: &str) -> Result<ipnet::IpNet, RulesError> {
     let bad = || RulesError::ClusterPolicy {
         policy: policy.to_string(),
         message: format!("invalid CIDR {text:?}"),
     };
     let (addr, prefix) = text.split_once('/').ok_or_else(bad)?;
     let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-    match addr.parse::<IpAddr>().map_err(|_| bad())? {
-        IpAddr::V4(a) => Ok(Some(
-            ipnet::Ipv4Net::new(a, prefix).map_err(|_| bad())?.trunc(),
-        )),
-        IpAddr::V6(_) if prefix <= 128 => Ok(None),
-        IpAddr::V6(_) => Err(bad()),
-    }
+    let net =
+        ipnet::IpNet::new(addr.parse::<IpAddr>().map_err(|_| bad())?, prefix).map_err(|_| bad())?;
+    Ok(net.trunc())
 }
 
 /// iptables' name of a container port's protocol.
@@ -394,12 +390,14 @@ impl<'a> Builder<'a> {
         // rule: cnp-peer-pods (pods' addresses, in every namespace: never a
         // node's or an external host's)
         let selection = PodSelection::new(peer.namespaces, peer.pods, policy)?;
+        // rule: family-selectors (this table's family of each selected host)
         let mut addresses: Vec<String> = self
             .state
             .pods
             .iter()
             .filter(|p| self.pod_selected(&selection, p))
-            .map(|p| format!("{}/32", p.ip))
+            .flat_map(|p| self.own_family(p.ip, &p.ips))
+            .map(host)
             .collect();
         // rule: cnp-peer-nodes
         if let Some(nodes) = peer.nodes {
@@ -409,12 +407,18 @@ impl<'a> Builder<'a> {
                     .nodes
                     .iter()
                     .filter(|n| nodes.matches(&n.labels))
-                    .map(|n| format!("{}/32", n.ip)),
+                    .flat_map(|n| self.own_family(n.ip, &n.ips))
+                    .map(host),
             );
         }
         // rule: cnp-peer-networks (by address: pods', nodes', anyone's)
         for cidr in peer.networks.into_iter().flatten() {
-            if let Some(net) = network(cidr, policy)? {
+            let net = network(cidr, policy)?;
+            // A network of the other family matches nothing here: in a
+            // peer of its own it adds no address, so the peer matches
+            // nothing (not everything) in this family, for any action.
+            // rule: family-ipblock
+            if family_of(&net) == self.family {
                 addresses.push(net.to_string());
             }
         }
@@ -472,10 +476,13 @@ impl<'a> Builder<'a> {
                     .find(|c| c.name.as_deref() == Some(name.as_str()))
                 {
                     let proto = iptables_protocol(&c.protocol, policy)?;
-                    matches.push(format!(
-                        "-d {}/32 -p {proto} -m {proto} --dport {}",
-                        pod.ip, c.container_port
-                    ));
+                    for ip in self.own_family(pod.ip, &pod.ips) {
+                        matches.push(format!(
+                            "-d {} -p {proto} -m {proto} --dport {}",
+                            host(ip),
+                            c.container_port
+                        ));
+                    }
                 }
             }
         }
@@ -493,16 +500,22 @@ mod tests {
 
     #[test]
     fn networks_match_their_own_family_only() {
-        let cases: &[(&str, Option<&str>)] = &[
-            ("10.0.0.7/24", Some("10.0.0.0/24")),
-            ("0.0.0.0/0", Some("0.0.0.0/0")),
-            ("fd00::/8", None),
-            ("::ffff:10.0.0.0/104", None),
+        let cases: &[(&str, &str)] = &[
+            ("10.0.0.7/24", "10.0.0.0/24"),
+            ("0.0.0.0/0", "0.0.0.0/0"),
+            ("fd00::1/8", "fd00::/8"),
+            ("::/0", "::/0"),
+            ("::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104"),
         ];
         for (text, want) in cases {
-            let got = network(text, "p").unwrap().map(|n| n.to_string());
-            assert_eq!(got.as_deref(), *want, "{text}");
+            let got = network(text, "p").unwrap();
+            assert_eq!(got.to_string(), *want, "{text}");
         }
+        // An IPv4-mapped network is IPv6: never in the IPv4 table.
+        assert_eq!(
+            family_of(&network("::ffff:10.0.0.0/104", "p").unwrap()),
+            netpol_protocol::IpFamily::IPv6
+        );
         for bad in ["10.0.0.0/33", "10.0.0.0", "fd00::/129", "x/8"] {
             assert!(network(bad, "p").is_err(), "{bad}");
         }
