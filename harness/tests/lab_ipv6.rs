@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use netpol::cluster::{Addresses, Cluster, Endpoint, External, IpFamily, Protocol, standard_ports};
 use netpol::expect::Verdict;
-use netpol::lab::{Lab, ProbeOptions};
+use netpol::lab::{Attempt, Lab, ProbeOptions};
 use netpol::probe::{Probe, ProbeSpec, sanity_probes};
 
 /// The standard cluster in `families`, with the externals given.
@@ -355,6 +355,71 @@ async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
     assert!(
         denied.iter().all(|&d| d >= 5),
         "each rule affects several probes ({denied:?})"
+    );
+
+    // Rejections are seen as such (a reset, an ICMPv6 error), at once.
+    let other_node = |name: &str| {
+        let e = c
+            .pods
+            .iter()
+            .position(|p| p.node != node_of(name))
+            .expect("a pod on another node");
+        Endpoint::Pod(e)
+    };
+    let v6_ip = |e: Endpoint| {
+        std::net::IpAddr::V6(
+            c.endpoint_ips(e)
+                .v6
+                .expect("dual-stack: every pod has IPv6"),
+        )
+    };
+    let rejections = [
+        (
+            other_node("x/c"),
+            Endpoint::Pod(pod("x/c")),
+            81,
+            Protocol::Tcp,
+        ),
+        (
+            Endpoint::Pod(pod("y/b")),
+            other_node("y/b"),
+            81,
+            Protocol::Sctp,
+        ),
+        (
+            other_node("z/a"),
+            Endpoint::Pod(pod("z/a")),
+            80,
+            Protocol::Udp,
+        ),
+    ];
+    for (from, to, port, protocol) in rejections {
+        let slow = std::time::Duration::from_secs(5);
+        let t = Instant::now();
+        let attempt = lab
+            .host(from)
+            .attempt(v6_ip(to), port, protocol, slow)
+            .await;
+        let reason = match attempt {
+            Attempt::Denied(reason) => reason,
+            other => panic!("{protocol}: {other:?}"),
+        };
+        assert!(reason.starts_with("rejected"), "{protocol}: {reason}");
+        assert!(t.elapsed() < slow / 2, "{protocol}: {:?}", t.elapsed());
+    }
+    let sctp = lab
+        .host(Endpoint::Pod(pod("y/b")))
+        .attempt(
+            v6_ip(other_node("y/b")),
+            81,
+            Protocol::Sctp,
+            ProbeOptions::default().timeout,
+        )
+        .await;
+    assert_eq!(
+        sctp,
+        Attempt::Denied("rejected: ICMPv6 destination unreachable, code 1".into()),
+        "administratively prohibited"
     );
     lab.teardown().await;
 }
