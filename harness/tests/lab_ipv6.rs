@@ -190,25 +190,30 @@ async fn ipv6_only_without_policy_every_probe_is_allowed() {
     every_probe_is_allowed(&c, "t6-only").await;
 }
 
-/// ip6tables rules in a node deny exactly the IPv6 probes they match: the
-/// same pods' IPv4 probes stay allowed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
-    common::require_root();
-    let c = dual_stack();
-    let lab = Lab::build(&c, "t6-rules").await.expect("lab");
-    let pod = |name: &str| {
-        c.pods
-            .iter()
-            .position(|p| p.key() == name)
-            .expect("a standard pod")
-    };
-    let v6_of = |name: &str| c.pods[pod(name)].ips.v6.expect("dual-stack").to_string();
+/// The index of the standard pod `name` (`x/a`).
+fn pod(c: &Cluster, name: &str) -> usize {
+    c.pods
+        .iter()
+        .position(|p| p.key() == name)
+        .expect("a standard pod")
+}
+
+/// The node pod `name` runs on.
+fn node_of(c: &Cluster, name: &str) -> usize {
+    c.pods[pod(c, name)].node
+}
+
+/// ip6tables rules in the nodes: x/b gets no new UDP flow, x/c resets TCP
+/// 81, y/b's SCTP 81 INITs are administratively prohibited, z/a's UDP 80
+/// port unreachable; only where their node forwards.
+async fn place_ipv6_rules(lab: &Lab, c: &Cluster) {
+    let v6_of = |name: &str| c.pods[pod(c, name)].ips.v6.expect("dual-stack").to_string();
     let (x_b, x_c, y_b, z_a) = (v6_of("x/b"), v6_of("x/c"), v6_of("y/b"), v6_of("z/a"));
-    let node_of = |name: &str| c.pods[pod(name)].node;
+    let node_of = |name: &str| node_of(c, name);
+
     // x/b: drop new UDP flows forwarded to it on its node.
     in_node(
-        &lab,
+        lab,
         node_of("x/b"),
         "ip6tables",
         &[
@@ -229,7 +234,7 @@ async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
     .await;
     // x/c: reset TCP 81 forwarded to it.
     in_node(
-        &lab,
+        lab,
         node_of("x/c"),
         "ip6tables",
         &[
@@ -250,7 +255,7 @@ async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
     .await;
     // y/b: reject the SCTP 81 INITs it sends, administratively prohibited.
     in_node(
-        &lab,
+        lab,
         node_of("y/b"),
         "ip6tables",
         &[
@@ -271,7 +276,7 @@ async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
     .await;
     // z/a: reject UDP 80 to it, port unreachable.
     in_node(
-        &lab,
+        lab,
         node_of("z/a"),
         "ip6tables",
         &[
@@ -290,7 +295,86 @@ async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
         ],
     )
     .await;
+}
 
+/// Rejections are seen as such (a reset, an ICMPv6 error), at once.
+async fn rejections_are_seen_at_once(lab: &Lab, c: &Cluster) {
+    let pod = |name: &str| pod(c, name);
+    let node_of = |name: &str| node_of(c, name);
+    let other_node = |name: &str| {
+        let e = c
+            .pods
+            .iter()
+            .position(|p| p.node != node_of(name))
+            .expect("a pod on another node");
+        Endpoint::Pod(e)
+    };
+    let v6_ip = |e: Endpoint| {
+        std::net::IpAddr::V6(
+            c.endpoint_ips(e)
+                .v6
+                .expect("dual-stack: every pod has IPv6"),
+        )
+    };
+    let rejections = [
+        (
+            other_node("x/c"),
+            Endpoint::Pod(pod("x/c")),
+            81,
+            Protocol::Tcp,
+        ),
+        (
+            Endpoint::Pod(pod("y/b")),
+            other_node("y/b"),
+            81,
+            Protocol::Sctp,
+        ),
+        (
+            other_node("z/a"),
+            Endpoint::Pod(pod("z/a")),
+            80,
+            Protocol::Udp,
+        ),
+    ];
+    for (from, to, port, protocol) in rejections {
+        let slow = std::time::Duration::from_secs(5);
+        let t = Instant::now();
+        let attempt = lab
+            .host(from)
+            .attempt(v6_ip(to), port, protocol, slow)
+            .await;
+        let reason = match attempt {
+            Attempt::Denied(reason) => reason,
+            other => panic!("{protocol}: {other:?}"),
+        };
+        assert!(reason.starts_with("rejected"), "{protocol}: {reason}");
+        assert!(t.elapsed() < slow / 2, "{protocol}: {:?}", t.elapsed());
+    }
+    let sctp = lab
+        .host(Endpoint::Pod(pod("y/b")))
+        .attempt(
+            v6_ip(other_node("y/b")),
+            81,
+            Protocol::Sctp,
+            ProbeOptions::default().timeout,
+        )
+        .await;
+    assert_eq!(
+        sctp,
+        Attempt::Denied("rejected: ICMPv6 destination unreachable, code 1".into()),
+        "administratively prohibited"
+    );
+}
+
+/// ip6tables rules in a node deny exactly the IPv6 probes they match: the
+/// same pods' IPv4 probes stay allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
+    common::require_root();
+    let c = dual_stack();
+    let lab = Lab::build(&c, "t6-rules").await.expect("lab");
+    place_ipv6_rules(&lab, &c).await;
+    let node_of = |name: &str| node_of(&c, name);
     let name = |e| c.endpoint_name(e);
     // Forwarded traffic crosses a node's FORWARD chain; a pod's traffic to
     // itself, and between a node and its own pods, does not.
@@ -357,70 +441,7 @@ async fn ip6tables_rules_placed_by_hand_deny_exactly_that_pods_ipv6_probes() {
         "each rule affects several probes ({denied:?})"
     );
 
-    // Rejections are seen as such (a reset, an ICMPv6 error), at once.
-    let other_node = |name: &str| {
-        let e = c
-            .pods
-            .iter()
-            .position(|p| p.node != node_of(name))
-            .expect("a pod on another node");
-        Endpoint::Pod(e)
-    };
-    let v6_ip = |e: Endpoint| {
-        std::net::IpAddr::V6(
-            c.endpoint_ips(e)
-                .v6
-                .expect("dual-stack: every pod has IPv6"),
-        )
-    };
-    let rejections = [
-        (
-            other_node("x/c"),
-            Endpoint::Pod(pod("x/c")),
-            81,
-            Protocol::Tcp,
-        ),
-        (
-            Endpoint::Pod(pod("y/b")),
-            other_node("y/b"),
-            81,
-            Protocol::Sctp,
-        ),
-        (
-            other_node("z/a"),
-            Endpoint::Pod(pod("z/a")),
-            80,
-            Protocol::Udp,
-        ),
-    ];
-    for (from, to, port, protocol) in rejections {
-        let slow = std::time::Duration::from_secs(5);
-        let t = Instant::now();
-        let attempt = lab
-            .host(from)
-            .attempt(v6_ip(to), port, protocol, slow)
-            .await;
-        let reason = match attempt {
-            Attempt::Denied(reason) => reason,
-            other => panic!("{protocol}: {other:?}"),
-        };
-        assert!(reason.starts_with("rejected"), "{protocol}: {reason}");
-        assert!(t.elapsed() < slow / 2, "{protocol}: {:?}", t.elapsed());
-    }
-    let sctp = lab
-        .host(Endpoint::Pod(pod("y/b")))
-        .attempt(
-            v6_ip(other_node("y/b")),
-            81,
-            Protocol::Sctp,
-            ProbeOptions::default().timeout,
-        )
-        .await;
-    assert_eq!(
-        sctp,
-        Attempt::Denied("rejected: ICMPv6 destination unreachable, code 1".into()),
-        "administratively prohibited"
-    );
+    rejections_are_seen_at_once(&lab, &c).await;
     lab.teardown().await;
 }
 
