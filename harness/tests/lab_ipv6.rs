@@ -134,6 +134,7 @@ async fn every_probe_is_allowed(c: &Cluster, label: &str) {
             .await;
         }
     }
+    quiet_ipv6(&lab, c).await;
     let probes = all_probes(c);
     for &family in &c.families {
         for protocol in Protocol::ALL {
@@ -167,6 +168,37 @@ async fn every_probe_is_allowed(c: &Cluster, label: &str) {
         bad.join("\n")
     );
     eprintln!("teardown {:?}", lab.teardown().await);
+}
+
+/// Runs `tool ARGS` inside the namespace of `e`, returning its output.
+async fn output_in(lab: &Lab, e: Endpoint, tool: &'static str, args: &[&str]) -> String {
+    let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let ran = lab
+        .host(e)
+        .ns
+        .run(move || std::process::Command::new(tool).args(&owned).output())
+        .await
+        .expect("namespace worker");
+    String::from_utf8_lossy(&common::tool_output(tool, args, ran, &[0]).stdout).into_owned()
+}
+
+/// Every IPv6 address of the lab is its host's one /128, usable at once
+/// (not tentative), and there are no link-local ones; hosts without IPv6
+/// have none at all.
+async fn quiet_ipv6(lab: &Lab, c: &Cluster) {
+    for e in c.endpoints() {
+        let addrs = output_in(lab, e, "ip", &["-6", "-o", "addr"]).await;
+        let lines: Vec<&str> = addrs.lines().filter(|l| !l.contains(" lo ")).collect();
+        match c.endpoint_ips(e).v6 {
+            Some(ip) => {
+                assert_eq!(lines.len(), 1, "{}: {addrs}", c.endpoint_name(e));
+                let line = lines[0];
+                assert!(line.contains(&format!("{ip}/128")), "{line}");
+                assert!(!line.contains("tentative"), "{line}");
+            }
+            None => assert!(addrs.is_empty(), "{}: {addrs}", c.endpoint_name(e)),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,5 +521,15 @@ async fn a_probe_in_a_family_an_end_lacks_is_an_error_not_a_deny() {
         assert!(e.contains("not both have an IPv"), "{e}");
     }
     assert_eq!(observed[3], Ok(Verdict::Allowed));
+    lab.teardown().await;
+}
+
+/// An IPv4 cluster's lab has no IPv6 anywhere, as before families existed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv4_lab_has_no_ipv6_address() {
+    common::require_root();
+    let c = Cluster::standard();
+    let lab = Lab::build(&c, "t6-none").await.expect("lab");
+    quiet_ipv6(&lab, &c).await;
     lab.teardown().await;
 }
