@@ -41,9 +41,20 @@ fn host_state() -> Vec<(String, String)> {
             "routes".into(),
             without_lifetimes(&run("ip", &["route", "show", "table", "all"])),
         ),
+        (
+            "IPv6 addresses".into(),
+            without_lifetimes(&run("ip", &["-6", "-o", "addr"])),
+        ),
+        (
+            "IPv6 routes".into(),
+            without_lifetimes(&run("ip", &["-6", "route", "show", "table", "all"])),
+        ),
+        ("IPv6 neighbours".into(), permanent_neighbours()),
         ("rules".into(), run("ip", &["rule"])),
+        ("IPv6 rules".into(), run("ip", &["-6", "rule"])),
         ("named namespaces".into(), run("ip", &["netns", "list"])),
         ("iptables".into(), run("iptables-save", &[])),
+        ("ip6tables".into(), run("ip6tables-save", &[])),
         ("nftables".into(), run("nft", &["list", "ruleset"])),
         ("ip_forward".into(), sysctl("net/ipv4/ip_forward")),
         (
@@ -56,10 +67,37 @@ fn host_state() -> Vec<(String, String)> {
         ),
         ("rp_filter".into(), sysctl("net/ipv4/conf/all/rp_filter")),
         (
+            "IPv6 settings".into(),
+            [
+                "disable_ipv6",
+                "accept_ra",
+                "autoconf",
+                "accept_dad",
+                "dad_transmits",
+                "router_solicitations",
+                "addr_gen_mode",
+            ]
+            .iter()
+            .flat_map(|k| ["all", "default"].map(|c| format!("net/ipv6/conf/{c}/{k}")))
+            .map(|key| format!("{key}={}", sysctl(&key)))
+            .collect(),
+        ),
+        (
+            "ICMPv6 rate limit".into(),
+            sysctl("net/ipv6/icmp/ratelimit"),
+        ),
+        (
             "network namespaces of processes".into(),
             process_net_namespaces(),
         ),
     ]
+}
+
+/// The host's static IPv6 neighbour entries (the lab adds only static
+/// ones; dynamic ones come and go with the host's own traffic).
+fn permanent_neighbours() -> String {
+    let out = common::run_tool("ip", &["-6", "neigh", "show", "nud", "permanent"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The network namespaces the host's processes are in, read from `/proc`
@@ -145,6 +183,24 @@ async fn labs_leave_the_host_as_they_found_it() {
     .await;
     assert!(panicked.unwrap_err().is_panic());
 
+    assert_same(&before, &host_state());
+}
+
+/// IPv6 and dual-stack labs set IPv6 up (addresses, routes, neighbours,
+/// sysctls) in their own namespaces only, and leave no namespace or link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_and_dual_stack_labs_leave_the_host_as_they_found_it() {
+    use netpol::cluster::IpFamily::{IPv4, IPv6};
+    let before = host_state();
+    for (families, label) in [(vec![IPv4, IPv6], "t-host-dual"), (vec![IPv6], "t-host-v6")] {
+        let c = Cluster::standard_in(families);
+        let lab = Lab::build(&c, label).await.expect("lab");
+        let probes = ProbeSpec::default().probes(&c);
+        assert!(probes.iter().any(|p| p.family == IPv6));
+        let observed = lab.probe(&probes, &ProbeOptions::default()).await;
+        assert!(observed.iter().all(|o| o.is_ok()), "{observed:?}");
+        lab.teardown().await;
+    }
     assert_same(&before, &host_state());
 }
 

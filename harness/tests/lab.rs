@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use netpol::cluster::{Cluster, Endpoint, Protocol};
@@ -13,24 +13,29 @@ use netpol::lab::{Lab, NetNs, ProbeOptions};
 use netpol::probe::{Probe, ProbeSpec};
 use rtnetlink::packet_route::link::State;
 
-/// The standard cluster's probes, plus every node to every pod and back.
-fn probes_with_nodes(c: &Cluster) -> Vec<Probe> {
+/// The standard cluster's probes, plus every node to every pod and back,
+/// in every family of the cluster.
+pub fn probes_with_nodes(c: &Cluster) -> Vec<Probe> {
     let mut probes = ProbeSpec::default().probes(c);
-    for n in 0..c.nodes.len() {
-        for p in 0..c.pods.len() {
-            for protocol in Protocol::ALL {
-                probes.push(Probe {
-                    from: Endpoint::Node(n),
-                    to: Endpoint::Pod(p),
-                    port: 80,
-                    protocol,
-                });
-                probes.push(Probe {
-                    from: Endpoint::Pod(p),
-                    to: Endpoint::Node(n),
-                    port: 81,
-                    protocol,
-                });
+    for &family in &c.families {
+        for n in 0..c.nodes.len() {
+            for p in 0..c.pods.len() {
+                for protocol in Protocol::ALL {
+                    probes.push(Probe {
+                        family,
+                        from: Endpoint::Node(n),
+                        to: Endpoint::Pod(p),
+                        port: 80,
+                        protocol,
+                    });
+                    probes.push(Probe {
+                        family,
+                        from: Endpoint::Pod(p),
+                        to: Endpoint::Node(n),
+                        port: 81,
+                        protocol,
+                    });
+                }
             }
         }
     }
@@ -113,7 +118,9 @@ async fn rules_placed_by_hand_deny_exactly_the_affected_probes() {
             .endpoints()
             .position(|e| c.endpoint_name(e) == name)
             .unwrap()]
-        .ip
+        .ips
+        .v4
+        .expect("an IPv4 cluster")
         .to_string()
     };
     let (x_b, x_c, y_b) = (ip("x/b"), ip("x/c"), ip("y/b"));
@@ -309,7 +316,7 @@ async fn a_probe_never_rides_on_a_connection_conntrack_remembers() {
             "-A",
             "FORWARD",
             "-d",
-            &c.pods[8].ip.to_string(),
+            &c.pods[8].ips.v4.expect("an IPv4 cluster").to_string(),
             "-p",
             "udp",
             "-j",
@@ -359,7 +366,12 @@ async fn wait_operational_returns_once_link_watch_has_activated_the_link() {
     }
     futures::future::try_join_all(leaf_nl.iter().enumerate().map(|(k, nl)| async move {
         nl.configure_uplink(
-            Ipv4Addr::new(10, 9, 0, 1 + u8::try_from(k).expect("few leaves")),
+            &[IpAddr::V4(Ipv4Addr::new(
+                10,
+                9,
+                0,
+                1 + u8::try_from(k).expect("few leaves"),
+            ))],
             &mac(0x40, k),
         )
         .await

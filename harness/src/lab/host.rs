@@ -1,6 +1,6 @@
 //! A host of the lab (pod, node or external host): its namespace, its
-//! address, the servers of its declared ports, and the client side of a
-//! probe sent from it.
+//! addresses (at most one per family), the servers of its declared ports
+//! on each of them, and the client side of a probe sent from it.
 //!
 //! Servers: TCP accepts, UDP echoes the request, SCTP answers an INIT with
 //! an INIT ACK. A probe: a TCP handshake completed, a UDP request answered,
@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,13 +19,16 @@ use tokio::task::JoinSet;
 
 use super::netns::NetNs;
 use super::raw::{InitOutcome, RawEndpoint};
-use crate::cluster::{ContainerPort, Protocol};
+use crate::cluster::{Addresses, ContainerPort, IpFamily, Protocol};
 
 /// Source ports of probes: each used once per lab and host (40 000 of them).
 const CLIENT_PORTS: std::ops::Range<u16> = 20_000..60_000;
 
+/// A TCP or UDP server: its port, protocol and the family of its address.
+type Served = (u16, Protocol, IpFamily);
+
 /// A running server's entry in its host's set of served ports.
-struct Alive(Arc<Mutex<HashSet<(u16, Protocol)>>>, (u16, Protocol));
+struct Alive(Arc<Mutex<HashSet<Served>>>, Served);
 
 impl Drop for Alive {
     fn drop(&mut self) {
@@ -49,39 +52,58 @@ pub enum Attempt {
 #[derive(Debug)]
 pub struct Host {
     pub ns: NetNs,
-    pub ip: Ipv4Addr,
-    /// TCP and UDP ports whose server runs; a server that stops removes itself.
-    serving: Arc<Mutex<HashSet<(u16, Protocol)>>>,
-    raw: RawEndpoint,
+    pub ips: Addresses,
+    /// TCP and UDP servers that run; a server that stops removes itself.
+    serving: Arc<Mutex<HashSet<Served>>>,
+    /// The SCTP endpoint of each address, IPv4 first.
+    raw: Vec<RawEndpoint>,
     servers: JoinSet<()>,
     /// The next source port to hand out (see `fresh_port`).
     next_port: AtomicU32,
 }
 
-fn socket(kind: Type, ip: Ipv4Addr, port: u16) -> io::Result<Socket> {
-    let s = Socket::new(Domain::IPV4, kind, None)?;
+fn family(ip: IpAddr) -> IpFamily {
+    match ip {
+        IpAddr::V4(_) => IpFamily::IPv4,
+        IpAddr::V6(_) => IpFamily::IPv6,
+    }
+}
+
+fn socket(kind: Type, ip: IpAddr, port: u16) -> io::Result<Socket> {
+    let addr = SocketAddr::new(ip, port);
+    let s = Socket::new(Domain::for_address(addr), kind, None)?;
+    if ip.is_ipv6() {
+        // Each family has its own socket: never IPv4-mapped addresses.
+        s.set_only_v6(true)?;
+    }
     if port != 0 {
         s.set_reuse_address(true)?;
     }
-    s.bind(&SockAddr::from(SocketAddrV4::new(ip, port)))?;
+    s.bind(&SockAddr::from(addr))?;
     s.set_nonblocking(true)?;
     Ok(s)
 }
 
 impl Host {
-    /// Starts the servers of `ports` inside `ns` (which already has `ip`).
-    pub async fn start(ns: NetNs, ip: Ipv4Addr, ports: &[ContainerPort]) -> io::Result<Host> {
+    /// Starts the servers of `ports` on each of `ips` inside `ns` (which
+    /// already has them).
+    pub async fn start(ns: NetNs, ips: Addresses, ports: &[ContainerPort]) -> io::Result<Host> {
         let wanted: Vec<(u16, Protocol)> = ports.iter().map(|p| (p.port, p.protocol)).collect();
-        let stream_ports: Vec<(u16, Protocol)> = wanted
+        let addresses: Vec<IpAddr> = ips.all().collect();
+        let stream_servers: Vec<(u16, Protocol, IpAddr)> = addresses
             .iter()
-            .copied()
-            .filter(|(_, p)| *p != Protocol::Sctp)
+            .flat_map(|&ip| {
+                wanted
+                    .iter()
+                    .filter(|(_, p)| *p != Protocol::Sctp)
+                    .map(move |&(port, protocol)| (port, protocol, ip))
+            })
             .collect();
         let sockets = ns
-            .run(move || -> io::Result<Vec<(u16, Protocol, Socket)>> {
-                stream_ports
+            .run(move || -> io::Result<Vec<(Served, Socket)>> {
+                stream_servers
                     .into_iter()
-                    .map(|(port, protocol)| {
+                    .map(|(port, protocol, ip)| {
                         let kind = if protocol == Protocol::Tcp {
                             Type::STREAM
                         } else {
@@ -91,20 +113,18 @@ impl Host {
                         if protocol == Protocol::Tcp {
                             s.listen(1024)?;
                         }
-                        Ok((port, protocol, s))
+                        Ok(((port, protocol, family(ip)), s))
                     })
                     .collect()
             })
             .await??;
         let serving = Arc::new(Mutex::new(HashSet::new()));
         let mut servers = JoinSet::new();
-        for (port, protocol, s) in sockets {
-            serving
-                .lock()
-                .expect("serving set")
-                .insert((port, protocol));
-            // Unregisters the port when the server task ends, however it ends.
-            let alive = Alive(serving.clone(), (port, protocol));
+        for (served, s) in sockets {
+            serving.lock().expect("serving set").insert(served);
+            let protocol = served.1;
+            // Unregisters the server when its task ends, however it ends.
+            let alive = Alive(serving.clone(), served);
             match protocol {
                 Protocol::Tcp => {
                     let listener = tokio::net::TcpListener::from_std(s.into())?;
@@ -138,14 +158,18 @@ impl Host {
                 }
             }
         }
-        let sctp_ports = wanted
+        let sctp_ports: Vec<u16> = wanted
             .iter()
             .filter(|(_, p)| *p == Protocol::Sctp)
-            .map(|(port, _)| *port);
-        let raw = RawEndpoint::start(&ns, ip, sctp_ports).await?;
+            .map(|(port, _)| *port)
+            .collect();
+        let mut raw = Vec::with_capacity(addresses.len());
+        for ip in addresses {
+            raw.push(RawEndpoint::start(&ns, ip, sctp_ports.iter().copied()).await?);
+        }
         Ok(Host {
             ns,
-            ip,
+            ips,
             serving,
             raw,
             servers,
@@ -153,44 +177,70 @@ impl Host {
         })
     }
 
-    /// Whether a server answers `port`/`protocol` here, and is still running.
-    pub fn serves(&self, port: u16, protocol: Protocol) -> bool {
+    /// The SCTP endpoint of this host's address of `family`.
+    fn raw(&self, family: IpFamily) -> Option<&RawEndpoint> {
+        self.raw.iter().find(|r| self::family(r.ip()) == family)
+    }
+
+    /// Whether a server answers `port`/`protocol` on this host's address of
+    /// `family`, and is still running.
+    pub fn serves(&self, port: u16, protocol: Protocol, family: IpFamily) -> bool {
         match protocol {
-            Protocol::Sctp => self.raw.serves(port),
+            Protocol::Sctp => self.raw(family).is_some_and(|r| r.serves(port)),
             _ => self
                 .serving
                 .lock()
                 .expect("serving set")
-                .contains(&(port, protocol)),
+                .contains(&(port, protocol, family)),
         }
     }
 
     /// Stops the servers and waits until their sockets are closed.
     pub async fn stop(mut self) -> NetNs {
         self.servers.shutdown().await;
-        self.raw.stop().await;
+        for raw in self.raw {
+            raw.stop().await;
+        }
         self.ns
     }
 
-    /// One attempt of a probe from this host.
+    /// One attempt of a probe from this host to `dst`, from this host's
+    /// address of `dst`'s family (none: an error of the caller, not a
+    /// verdict).
     pub async fn attempt(
         &self,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         port: u16,
         protocol: Protocol,
         timeout: Duration,
     ) -> Attempt {
+        let Some(src) = self.ips.of(family(dst)) else {
+            return Attempt::Error(format!(
+                "{} has no {} address to probe {dst} from",
+                self.ns.name(),
+                family(dst)
+            ));
+        };
         match protocol {
-            Protocol::Tcp => self.tcp(dst, port, timeout).await,
-            Protocol::Udp => self.udp(dst, port, timeout).await,
-            Protocol::Sctp => match self.raw.init(dst, port, self.fresh_port(), timeout).await {
-                Ok(InitOutcome::Answered) => Attempt::Allowed,
-                Ok(InitOutcome::Rejected(why)) => Attempt::Denied(format!("rejected: {why}")),
-                Ok(InitOutcome::TimedOut) => {
-                    Attempt::Denied(format!("no INIT ACK within {timeout:?}"))
-                }
-                Err(e) => Attempt::Error(format!("cannot send an SCTP INIT: {e}")),
-            },
+            Protocol::Tcp => self.tcp(src, dst, port, timeout).await,
+            Protocol::Udp => self.udp(src, dst, port, timeout).await,
+            Protocol::Sctp => self.sctp(dst, port, timeout).await,
+        }
+    }
+
+    async fn sctp(&self, dst: IpAddr, port: u16, timeout: Duration) -> Attempt {
+        let Some(raw) = self.raw(family(dst)) else {
+            return Attempt::Error(format!(
+                "{} has no {} SCTP endpoint",
+                self.ns.name(),
+                family(dst)
+            ));
+        };
+        match raw.init(dst, port, self.fresh_port(), timeout).await {
+            Ok(InitOutcome::Answered) => Attempt::Allowed,
+            Ok(InitOutcome::Rejected(why)) => Attempt::Denied(format!("rejected: {why}")),
+            Ok(InitOutcome::TimedOut) => Attempt::Denied(format!("no INIT ACK within {timeout:?}")),
+            Err(e) => Attempt::Error(format!("cannot send an SCTP INIT: {e}")),
         }
     }
 
@@ -204,17 +254,17 @@ impl Host {
             let span = CLIENT_PORTS.end - CLIENT_PORTS.start;
             let offset = u16::try_from(n % u32::from(span)).expect("below span, a u16");
             let port = CLIENT_PORTS.start + offset;
-            let served = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+            let served = Protocol::ALL
                 .iter()
-                .any(|&p| self.serves(port, p));
+                .any(|&p| IpFamily::ALL.iter().any(|&f| self.serves(port, p, f)));
             if !served {
                 return port;
             }
         }
     }
 
-    async fn client_socket(&self, kind: Type) -> Result<Socket, Attempt> {
-        let (ip, port) = (self.ip, self.fresh_port());
+    async fn client_socket(&self, kind: Type, ip: IpAddr) -> Result<Socket, Attempt> {
+        let port = self.fresh_port();
         match self.ns.run(move || socket(kind, ip, port)).await {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) | Err(e) => Err(Attempt::Error(format!(
@@ -224,26 +274,21 @@ impl Host {
         }
     }
 
-    async fn tcp(&self, dst: Ipv4Addr, port: u16, timeout: Duration) -> Attempt {
-        let s = match self.client_socket(Type::STREAM).await {
+    async fn tcp(&self, src: IpAddr, dst: IpAddr, port: u16, timeout: Duration) -> Attempt {
+        let s = match self.client_socket(Type::STREAM, src).await {
             Ok(s) => s,
             Err(a) => return a,
         };
         let s = tokio::net::TcpSocket::from_std_stream(s.into());
-        match tokio::time::timeout(
-            timeout,
-            s.connect(SocketAddr::V4(SocketAddrV4::new(dst, port))),
-        )
-        .await
-        {
+        match tokio::time::timeout(timeout, s.connect(SocketAddr::new(dst, port))).await {
             Ok(Ok(_)) => Attempt::Allowed,
             Ok(Err(e)) => refused(&e),
             Err(_) => Attempt::Denied(format!("no handshake within {timeout:?}")),
         }
     }
 
-    async fn udp(&self, dst: Ipv4Addr, port: u16, timeout: Duration) -> Attempt {
-        let s = match self.client_socket(Type::DGRAM).await {
+    async fn udp(&self, src: IpAddr, dst: IpAddr, port: u16, timeout: Duration) -> Attempt {
+        let s = match self.client_socket(Type::DGRAM, src).await {
             Ok(s) => s,
             Err(a) => return a,
         };
@@ -251,10 +296,10 @@ impl Host {
             Ok(s) => s,
             Err(e) => return Attempt::Error(format!("client socket: {e}")),
         };
-        if let Err(e) = udp.connect(SocketAddrV4::new(dst, port)).await {
+        if let Err(e) = udp.connect(SocketAddr::new(dst, port)).await {
             return Attempt::Error(format!("UDP connect: {e}"));
         }
-        let request = format!("netpol probe {} -> {dst}:{port}", self.ip);
+        let request = format!("netpol probe {src} -> {}", SocketAddr::new(dst, port));
         if let Err(e) = udp.send(request.as_bytes()).await {
             return refused(&e);
         }

@@ -16,7 +16,7 @@ pub mod sctp;
 pub mod topology;
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use futures::future::{join_all, try_join_all};
@@ -25,7 +25,7 @@ pub use host::{Attempt, Host};
 pub use netns::NetNs;
 pub use pidns::PidNs;
 
-use crate::cluster::{Cluster, Endpoint};
+use crate::cluster::{Cluster, Endpoint, IpFamily};
 use crate::expect::Verdict;
 use crate::judge::Observation;
 use crate::probe::Probe;
@@ -91,17 +91,6 @@ impl Lab {
                 format!("the run was stopped ({signal}): no new lab"),
             )));
         }
-        if !cluster.is_ipv4_only()
-            || cluster
-                .externals
-                .iter()
-                .any(|e| e.ips.v4.is_none() || e.ips.v6.is_some())
-        {
-            return Err(LabError(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the lab builds IPv4 clusters only so far: IPv6 and dual-stack labs are not implemented",
-            )));
-        }
         descriptors::raise_limit();
         let started = Instant::now();
         let pids_name = format!("{label}-plugins");
@@ -138,7 +127,7 @@ impl Lab {
         let start = |namespaces: Vec<NetNs>, kind: fn(usize) -> Endpoint| {
             try_join_all(namespaces.into_iter().enumerate().map(move |(i, ns)| {
                 let e = kind(i);
-                Host::start(ns, v4(cluster.endpoint_ips(e)), cluster.endpoint_ports(e))
+                Host::start(ns, cluster.endpoint_ips(e), cluster.endpoint_ports(e))
             }))
         };
         let nodes = start(nodes_ns, Endpoint::Node).await?;
@@ -213,20 +202,29 @@ impl Lab {
     }
 
     async fn attempt(&self, p: &Probe, timeout: Duration) -> Attempt {
-        let dst = self.host(p.to);
-        if !dst.serves(p.port, p.protocol) {
+        let (src, dst) = (self.host(p.from), self.host(p.to));
+        // Probes are made only in a family both ends have an address of:
+        // one that is not is a bug of its maker, never a deny.
+        let (Some(_), Some(dst_ip)) = (src.ips.of(p.family), dst.ips.of(p.family)) else {
             return Attempt::Error(format!(
-                "{} serves nothing on {}/{}",
+                "{} -> {}: not both have an {} address",
+                src.ns.name(),
+                dst.ns.name(),
+                p.family
+            ));
+        };
+        if !dst.serves(p.port, p.protocol, p.family) {
+            return Attempt::Error(format!(
+                "{} serves nothing on {}/{} over {}",
                 dst.ns.name(),
                 p.port,
-                p.protocol
+                p.protocol,
+                p.family
             ));
         }
         // Every attempt holds a socket: stay within the process's descriptors.
         let _permit = descriptors::probe_permit().await;
-        self.host(p.from)
-            .attempt(dst.ip, p.port, p.protocol, timeout)
-            .await
+        src.attempt(dst_ip, p.port, p.protocol, timeout).await
     }
 
     /// Kills every process in the lab's PID namespace (so that none keeps a
@@ -247,14 +245,8 @@ impl Lab {
     }
 }
 
-/// A host's IPv4 address: the lab builds IPv4 clusters only so far
-/// (`Lab::build` refuses others).
-fn v4(ips: crate::cluster::Addresses) -> Ipv4Addr {
-    ips.v4
-        .expect("an IPv4 cluster: every host has an IPv4 address")
-}
-
-/// Creates the links, addresses, routes and neighbours of the lab.
+/// Creates the links, addresses, routes and neighbours of the lab, in each
+/// family a namespace has addresses of (IPv6 is off everywhere else).
 async fn wire(
     cluster: &Cluster,
     fabric: &NetNs,
@@ -262,17 +254,24 @@ async fn wire(
     pods: &[NetNs],
     externals: &[NetNs],
 ) -> io::Result<()> {
-    let all: Vec<&NetNs> = std::iter::once(fabric)
-        .chain(nodes)
-        .chain(pods)
-        .chain(externals)
+    let cluster_v6 = cluster.has_family(IpFamily::IPv6);
+    let ext_v6: Vec<bool> = cluster
+        .externals
+        .iter()
+        .map(|e| e.ips.v6.is_some())
         .collect();
-    try_join_all(
-        all.iter()
-            .enumerate()
-            .map(|(i, ns)| base_sysctls(ns, i <= nodes.len())),
-    )
-    .await?;
+    let fabric_v6 = cluster_v6 || ext_v6.contains(&true);
+    // (namespace, forwards, has IPv6)
+    let settings = std::iter::once((fabric, true, fabric_v6))
+        .chain(nodes.iter().map(|ns| (ns, true, cluster_v6)))
+        .chain(pods.iter().map(|ns| (ns, false, cluster_v6)))
+        .chain(
+            externals
+                .iter()
+                .zip(ext_v6.iter().copied())
+                .map(|(ns, v6)| (ns, false, v6)),
+        );
+    try_join_all(settings.map(|(ns, router, v6)| base_sysctls(ns, router, v6))).await?;
     let fabric_nl = Netlink::open(fabric).await?;
     let node_nl = try_join_all(nodes.iter().map(Netlink::open)).await?;
     let pod_nl = try_join_all(pods.iter().map(Netlink::open)).await?;
@@ -292,15 +291,22 @@ async fn wire(
             .await?;
     }
     for (k, ns) in externals.iter().enumerate() {
+        let name = format!("ext{k}");
         fabric_nl
             .add_leaf_veth(
-                &format!("ext{k}"),
+                &name,
                 ifindex::fabric_external(k),
                 mac(role::FABRIC_EXTERNAL, k),
                 ns,
                 mac(role::EXTERNAL_ETH0, k),
             )
             .await?;
+        if fabric_v6 && !ext_v6[k] {
+            // IPv6 only on links that carry it.
+            fabric
+                .sysctl(&format!("net/ipv6/conf/{name}/disable_ipv6"), "1")
+                .await?;
+        }
     }
     for (j, (pod, ns)) in cluster.pods.iter().zip(pods).enumerate() {
         node_nl[pod.node]
@@ -313,66 +319,95 @@ async fn wire(
             )
             .await?;
     }
-    // Then every leaf's address and default route, in parallel (a node's
-    // address must exist before its pod routes can use it as source).
+    // Then every leaf's addresses and default routes, in parallel (a
+    // node's address must exist before its pod routes can use it as source).
     let uplinks = cluster
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (&node_nl[i], v4(n.ips), mac(role::FABRIC_NODE, i)))
+        .map(|(i, n)| (&node_nl[i], n.ips, mac(role::FABRIC_NODE, i)))
         .chain(
             cluster
                 .pods
                 .iter()
                 .enumerate()
-                .map(|(j, p)| (&pod_nl[j], v4(p.ips), mac(role::NODE_POD_VETH, j))),
+                .map(|(j, p)| (&pod_nl[j], p.ips, mac(role::NODE_POD_VETH, j))),
         )
         .chain(
             cluster
                 .externals
                 .iter()
                 .enumerate()
-                .map(|(k, e)| (&ext_nl[k], v4(e.ips), mac(role::FABRIC_EXTERNAL, k))),
+                .map(|(k, e)| (&ext_nl[k], e.ips, mac(role::FABRIC_EXTERNAL, k))),
         );
-    try_join_all(uplinks.map(
-        |(nl, ip, gw_mac): (&Netlink, Ipv4Addr, Vec<u8>)| async move {
-            nl.configure_uplink(ip, &gw_mac).await
-        },
-    ))
+    try_join_all(uplinks.map(|(nl, ips, gw_mac)| async move {
+        let ips: Vec<IpAddr> = ips.all().collect();
+        nl.configure_uplink(&ips, &gw_mac).await
+    }))
     .await?;
     // Then the routes towards the leaves: the fabric reaches nodes and
-    // externals directly and pods through their node; a node reaches its pods.
+    // externals directly and pods through their node; a node reaches its
+    // pods. The families one after the other, each on its own.
+    let families = IpFamily::ALL.into_iter().filter(|&f| match f {
+        IpFamily::IPv4 => true,
+        IpFamily::IPv6 => fabric_v6,
+    });
+    try_join_all(families.map(|family| leaf_routes(cluster, family, &fabric_nl, &node_nl))).await?;
+    wait_all_up(cluster, &fabric_nl, &node_nl, &pod_nl, &ext_nl).await
+}
+
+/// The fabric's and the nodes' routes and neighbours towards the leaves'
+/// addresses of `family`.
+async fn leaf_routes(
+    cluster: &Cluster,
+    family: IpFamily,
+    fabric_nl: &Netlink,
+    node_nl: &[Netlink],
+) -> io::Result<()> {
     for (i, node) in cluster.nodes.iter().enumerate() {
+        let Some(ip) = node.ips.of(family) else {
+            continue;
+        };
         let link = ifindex::fabric_node(i);
-        fabric_nl.add_link_route(v4(node.ips), link, None).await?;
+        fabric_nl.add_link_route(ip, link, None).await?;
         fabric_nl
-            .add_neighbour(link, v4(node.ips), &mac(role::NODE_ETH0, i))
+            .add_neighbour(link, ip, &mac(role::NODE_ETH0, i))
             .await?;
     }
     for (k, ext) in cluster.externals.iter().enumerate() {
+        let Some(ip) = ext.ips.of(family) else {
+            continue;
+        };
         let link = ifindex::fabric_external(k);
-        fabric_nl.add_link_route(v4(ext.ips), link, None).await?;
+        fabric_nl.add_link_route(ip, link, None).await?;
         fabric_nl
-            .add_neighbour(link, v4(ext.ips), &mac(role::EXTERNAL_ETH0, k))
+            .add_neighbour(link, ip, &mac(role::EXTERNAL_ETH0, k))
             .await?;
     }
     for (j, pod) in cluster.pods.iter().enumerate() {
-        let (n, node_ip, veth) = (
-            pod.node,
-            v4(cluster.nodes[pod.node].ips),
-            ifindex::pod_veth(j),
-        );
+        let Some(pod_ip) = pod.ips.of(family) else {
+            continue;
+        };
+        let (n, veth) = (pod.node, ifindex::pod_veth(j));
+        let node_ip = cluster.nodes[n].ips.of(family).ok_or_else(|| {
+            io::Error::other(format!(
+                "pod {} has an {family} address, its node {} none",
+                pod.key(),
+                cluster.nodes[n].name
+            ))
+        })?;
         node_nl[n]
-            .add_link_route(v4(pod.ips), veth, Some(node_ip))
+            .add_link_route(pod_ip, veth, Some(node_ip))
             .await?;
         node_nl[n]
-            .add_neighbour(veth, v4(pod.ips), &mac(role::POD_ETH0, j))
+            .add_neighbour(veth, pod_ip, &mac(role::POD_ETH0, j))
             .await?;
+        let prefix = if family == IpFamily::IPv4 { 32 } else { 128 };
         fabric_nl
-            .add_gateway_route(v4(pod.ips), 32, node_ip, ifindex::fabric_node(n))
+            .add_gateway_route(pod_ip, prefix, node_ip, ifindex::fabric_node(n))
             .await?;
     }
-    wait_all_up(cluster, &fabric_nl, &node_nl, &pod_nl, &ext_nl).await
+    Ok(())
 }
 
 /// Nothing may be sent before every veth end can transmit (see

@@ -3,14 +3,19 @@
 //! waits for the INIT ACK, or for an ICMP error that says it was rejected).
 //! One raw socket sees every SCTP packet to the host, so INIT ACKs are
 //! handed to the probe waiting for them by (peer, peer port, local port).
+//!
+//! An endpoint serves one address: a host with an address of each family
+//! has two. A raw IPv4 socket receives the IP header with the payload; a
+//! raw IPv6 socket only the payload (the peer comes from `recvfrom`). SCTP's
+//! CRC32c covers no pseudo-header, so packets are the same in both families.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use etherparse::{IpNumber, Ipv4HeaderSlice};
+use etherparse::{IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice};
 use socket2::{Domain, Protocol as SockProtocol, SockAddr, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
@@ -29,7 +34,7 @@ pub enum InitOutcome {
     TimedOut,
 }
 
-type WaiterKey = (Ipv4Addr, u16, u16); // (peer, peer port, local port)
+type WaiterKey = (IpAddr, u16, u16); // (peer, peer port, local port)
 
 struct Waiter {
     initiate_tag: u32,
@@ -44,7 +49,7 @@ struct Shared {
 
 /// The SCTP endpoint of one host (pod, node or external).
 pub struct RawEndpoint {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     sctp: Arc<UdpSocket>,
     shared: Arc<Mutex<Shared>>,
     tasks: JoinSet<()>,
@@ -58,26 +63,38 @@ impl std::fmt::Debug for RawEndpoint {
     }
 }
 
-fn raw_socket(protocol: i32, ip: Ipv4Addr) -> io::Result<Socket> {
-    let s = Socket::new(Domain::IPV4, Type::RAW, Some(SockProtocol::from(protocol)))?;
+fn raw_socket(protocol: i32, ip: IpAddr) -> io::Result<Socket> {
+    let s = Socket::new(
+        Domain::for_address(SocketAddr::new(ip, 0)),
+        Type::RAW,
+        Some(SockProtocol::from(protocol)),
+    )?;
     // Bound to the host's address: it is the source of what we send, and
     // only packets to it are received.
-    s.bind(&SockAddr::from(SocketAddrV4::new(ip, 0)))?;
+    s.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
     s.set_nonblocking(true)?;
     Ok(s)
 }
 
 impl RawEndpoint {
-    /// Opens the raw SCTP and ICMP sockets inside `ns` and starts serving
-    /// the SCTP ports in `served`.
+    /// Opens the raw SCTP and ICMP (ICMPv6 for an IPv6 `ip`) sockets of
+    /// `ip` inside `ns` and starts serving the SCTP ports in `served`.
     pub async fn start(
         ns: &NetNs,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         served: impl IntoIterator<Item = u16>,
     ) -> io::Result<RawEndpoint> {
+        let icmp_protocol = if ip.is_ipv4() {
+            IPPROTO_ICMP
+        } else {
+            IPPROTO_ICMPV6
+        };
         let (sctp, icmp) = ns
             .run(move || -> io::Result<(Socket, Socket)> {
-                Ok((raw_socket(IPPROTO_SCTP, ip)?, raw_socket(libc_icmp(), ip)?))
+                Ok((
+                    raw_socket(IPPROTO_SCTP, ip)?,
+                    raw_socket(icmp_protocol, ip)?,
+                ))
             })
             .await??;
         // Raw sockets driven through tokio's datagram socket type: recvfrom and
@@ -90,13 +107,21 @@ impl RawEndpoint {
         }));
         let mut tasks = JoinSet::new();
         tasks.spawn(receive_sctp(sctp.clone(), shared.clone(), ip));
-        tasks.spawn(receive_icmp(icmp, shared.clone()));
+        match ip {
+            IpAddr::V4(_) => tasks.spawn(receive_icmp(icmp, shared.clone())),
+            IpAddr::V6(_) => tasks.spawn(receive_icmpv6(icmp, shared.clone())),
+        };
         Ok(RawEndpoint {
             ip,
             sctp,
             shared,
             tasks,
         })
+    }
+
+    /// The address this endpoint sends from and receives on.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
     }
 
     /// Stops receiving and closes the sockets.
@@ -114,10 +139,11 @@ impl RawEndpoint {
     }
 
     /// Sends an INIT from `local_port` (never used before in this lab) to
-    /// `dst:port` and waits up to `timeout` for the INIT ACK.
+    /// `dst:port` (of this endpoint's family) and waits up to `timeout` for
+    /// the INIT ACK.
     pub async fn init(
         &self,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         port: u16,
         local_port: u16,
         timeout: Duration,
@@ -160,14 +186,13 @@ impl RawEndpoint {
     }
 }
 
-/// IPPROTO_ICMP.
-fn libc_icmp() -> i32 {
-    1
-}
+const IPPROTO_ICMP: i32 = 1;
+const IPPROTO_ICMPV6: i32 = 58;
 
-async fn send(socket: &UdpSocket, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
+async fn send(socket: &UdpSocket, packet: &[u8], dst: IpAddr) -> io::Result<()> {
+    // Port 0: a raw socket's "port" is its protocol, and 0 means its own.
     socket
-        .send_to(packet, SocketAddrV4::new(dst, 0))
+        .send_to(packet, SocketAddr::new(dst, 0))
         .await
         .map(|_| ())
 }
@@ -176,23 +201,32 @@ async fn receive(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
     socket.recv(buf).await
 }
 
-/// Raw IPv4 sockets receive the IP header: its source is the peer.
-async fn receive_sctp(socket: Arc<UdpSocket>, shared: Arc<Mutex<Shared>>, local: Ipv4Addr) {
+/// The peer and the SCTP packet of what a raw socket of `local`'s family
+/// received: raw IPv4 sockets receive the IP header (its source is the
+/// peer), raw IPv6 sockets only the payload.
+fn sctp_payload(local: IpAddr, buf: &[u8], from: SocketAddr) -> Option<(IpAddr, &[u8])> {
+    match local {
+        IpAddr::V4(local) => {
+            let ip = Ipv4HeaderSlice::from_slice(buf).ok()?;
+            (ip.destination_addr() == local)
+                .then(|| (IpAddr::V4(ip.source_addr()), &buf[ip.slice().len()..]))
+        }
+        IpAddr::V6(_) => Some((from.ip(), buf)),
+    }
+}
+
+async fn receive_sctp(socket: Arc<UdpSocket>, shared: Arc<Mutex<Shared>>, local: IpAddr) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok(n) = receive(&socket, &mut buf).await else {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             // Nothing is served any more.
             shared.lock().expect("raw endpoint state").served.clear();
             return;
         };
-        let Ok(ip) = Ipv4HeaderSlice::from_slice(&buf[..n]) else {
+        let Some((peer, payload)) = sctp_payload(local, &buf[..n], from) else {
             continue;
         };
-        if ip.destination_addr() != local {
-            continue;
-        }
-        let peer = ip.source_addr();
-        let Some(packet) = Packet::decode(&buf[ip.slice().len()..n]) else {
+        let Some(packet) = Packet::decode(payload) else {
             continue;
         };
         match packet.chunk {
@@ -249,7 +283,7 @@ async fn receive_icmp(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
         let Some((src_port, dst_port, _)) = Packet::quoted(&quoted[inner.slice().len()..]) else {
             continue;
         };
-        let key = (inner.destination_addr(), dst_port, src_port);
+        let key = (IpAddr::V4(inner.destination_addr()), dst_port, src_port);
         if let Some(w) = shared
             .lock()
             .expect("raw endpoint state")
@@ -262,6 +296,52 @@ async fn receive_icmp(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
             )));
         }
     }
+}
+
+/// ICMPv6 destination-unreachable errors about our SCTP INITs (an
+/// ip6tables REJECT sends port unreachable or administratively
+/// prohibited). A raw ICMPv6 socket receives the ICMPv6 message without
+/// the IPv6 header.
+async fn receive_icmpv6(socket: UdpSocket, shared: Arc<Mutex<Shared>>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok(n) = receive(&socket, &mut buf).await else {
+            return;
+        };
+        let Some((key, code)) = icmpv6_about_sctp(&buf[..n]) else {
+            continue;
+        };
+        if let Some(w) = shared
+            .lock()
+            .expect("raw endpoint state")
+            .waiters
+            .remove(&key)
+        {
+            let _ = w.done.send(InitOutcome::Rejected(format!(
+                "ICMPv6 destination unreachable, code {code}"
+            )));
+        }
+    }
+}
+
+/// The waiter an ICMPv6 destination unreachable is about (the INIT it
+/// quotes), and its code.
+fn icmpv6_about_sctp(icmp: &[u8]) -> Option<(WaiterKey, u8)> {
+    // Type 1: destination unreachable; then 4 unused bytes and the quoted packet.
+    if icmp.len() < 8 || icmp[0] != 1 {
+        return None;
+    }
+    let quoted = &icmp[8..];
+    let inner = Ipv6HeaderSlice::from_slice(quoted).ok()?;
+    // Our INITs carry no extension headers.
+    if inner.next_header() != IpNumber::SCTP {
+        return None;
+    }
+    let (src_port, dst_port, _) = Packet::quoted(&quoted[inner.slice().len()..])?;
+    Some((
+        (IpAddr::V6(inner.destination_addr()), dst_port, src_port),
+        icmp[1],
+    ))
 }
 
 /// Tags and ports need to be unpredictable only to our own concurrent probes.

@@ -1,10 +1,17 @@
 //! Wiring the lab's namespaces together with rtnetlink (see `docs/lab.md`).
 //!
-//! Everything is routed at layer 3, as Calico does: every address is a /32;
-//! a pod's default route goes to the link-local gateway 169.254.1.1 on its
-//! veth; its node has a /32 route per pod; the fabric routes node, pod and
-//! external addresses. Neighbours are static (known MACs), so no probe
-//! waits for ARP and nothing depends on proxy-ARP.
+//! Everything is routed at layer 3, as Calico does: every address is a /32
+//! (IPv6: a /128); a pod's default route goes to the link-local gateway
+//! 169.254.1.1 (IPv6: fe80::1) on its veth; its node has a host route per
+//! pod; the fabric routes node, pod and external addresses. Neighbours are
+//! static (known MACs), so no probe waits for ARP or neighbour discovery,
+//! and nothing depends on proxy-ARP.
+//!
+//! IPv6 is enabled only in namespaces that have an IPv6 address (and in the
+//! fabric if any has), and quietly: no duplicate address detection, no
+//! router advertisements or solicitations, no autoconfiguration, not even
+//! link-local addresses (the gateway's is a static neighbour, like the
+//! IPv4 one).
 //!
 //! A veth end created up before its peer gets carrier when the peer comes
 //! up, but it transmits nothing until the kernel's link watch has activated
@@ -15,12 +22,13 @@
 //! operationally up (`wait_operational`) before anything is sent.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, State};
 use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::packet_route::route::RouteScope;
@@ -30,6 +38,15 @@ use super::netns::NetNs;
 
 /// The gateway every pod, node and external routes through.
 pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+
+/// The IPv6 gateway: link-local, so a route through it needs no route to
+/// it, only the link (and a static neighbour entry for its MAC).
+pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+/// The prefix length of a single address of `ip`'s family.
+fn host_prefix(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() { 32 } else { 128 }
+}
 
 /// Interface indexes the lab asks for, so it never has to look one up.
 pub mod ifindex {
@@ -172,50 +189,88 @@ impl Netlink {
             .map_err(|e| nl_err(&self.ns, &what, &e))
     }
 
-    pub async fn add_address(&self, index: u32, ip: Ipv4Addr) -> io::Result<()> {
-        self.handle
-            .address()
-            .add(index, IpAddr::V4(ip), 32)
+    /// `ip/32` (IPv6: `ip/128 nodad`, usable at once) on link `index`.
+    pub async fn add_address(&self, index: u32, ip: impl Into<IpAddr>) -> io::Result<()> {
+        let ip = ip.into();
+        let prefix = host_prefix(ip);
+        let mut request = self.handle.address().add(index, ip, prefix);
+        if ip.is_ipv6() {
+            // Without it the address stays tentative (unusable) until the
+            // kernel's deferred DAD work has run, even with accept_dad=0.
+            request
+                .message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request
             .execute()
             .await
-            .map_err(|e| nl_err(&self.ns, &format!("address {ip}/32"), &e))
+            .map_err(|e| nl_err(&self.ns, &format!("address {ip}/{prefix}"), &e))
     }
 
-    /// `dst/32 dev index scope link [src src]`.
+    /// `dst/32 dev index scope link [src src]` (IPv6: `dst/128 dev index
+    /// [src src]`). Both of one family.
     pub async fn add_link_route(
         &self,
-        dst: Ipv4Addr,
+        dst: impl Into<IpAddr>,
         index: u32,
-        src: Option<Ipv4Addr>,
+        src: Option<IpAddr>,
     ) -> io::Result<()> {
-        let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
-            .destination_prefix(dst, 32)
-            .output_interface(index)
-            .scope(RouteScope::Link);
-        if let Some(src) = src {
-            b = b.pref_source(src);
-        }
-        self.handle
-            .route()
-            .add(b.build())
-            .execute()
-            .await
-            .map_err(|e| nl_err(&self.ns, &format!("route {dst}/32"), &e))
+        let dst = dst.into();
+        let msg = match (dst, src) {
+            (IpAddr::V4(dst), src) => {
+                let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(dst, 32)
+                    .output_interface(index)
+                    .scope(RouteScope::Link);
+                if let Some(IpAddr::V4(src)) = src {
+                    b = b.pref_source(src);
+                }
+                b.build()
+            }
+            (IpAddr::V6(dst), src) => {
+                let mut b = RouteMessageBuilder::<Ipv6Addr>::new()
+                    .destination_prefix(dst, 128)
+                    .output_interface(index);
+                if let Some(IpAddr::V6(src)) = src {
+                    b = b.pref_source(src);
+                }
+                b.build()
+            }
+        };
+        self.handle.route().add(msg).execute().await.map_err(|e| {
+            let what = format!("route {dst}/{}", host_prefix(dst));
+            nl_err(&self.ns, &what, &e)
+        })
     }
 
-    /// `dst/prefix via gateway dev index`.
+    /// `dst/prefix via gateway dev index`, both of one family.
     pub async fn add_gateway_route(
         &self,
-        dst: Ipv4Addr,
+        dst: impl Into<IpAddr>,
         prefix: u8,
-        gateway: Ipv4Addr,
+        gateway: impl Into<IpAddr>,
         index: u32,
     ) -> io::Result<()> {
-        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
-            .destination_prefix(dst, prefix)
-            .gateway(gateway)
-            .output_interface(index)
-            .build();
+        let (dst, gateway) = (dst.into(), gateway.into());
+        let msg = match (dst, gateway) {
+            (IpAddr::V4(dst), IpAddr::V4(gateway)) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(dst, prefix)
+                .gateway(gateway)
+                .output_interface(index)
+                .build(),
+            (IpAddr::V6(dst), IpAddr::V6(gateway)) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(dst, prefix)
+                .gateway(gateway)
+                .output_interface(index)
+                .build(),
+            _ => {
+                return Err(io::Error::other(format!(
+                    "{}: route {dst}/{prefix} via {gateway}: families differ",
+                    self.ns
+                )));
+            }
+        };
         self.handle
             .route()
             .add(msg)
@@ -225,10 +280,16 @@ impl Netlink {
     }
 
     /// A permanent neighbour entry: `ip` is at `mac` on link `index`.
-    pub async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: &[u8]) -> io::Result<()> {
+    pub async fn add_neighbour(
+        &self,
+        index: u32,
+        ip: impl Into<IpAddr>,
+        mac: &[u8],
+    ) -> io::Result<()> {
+        let ip = ip.into();
         self.handle
             .neighbours()
-            .add(index, IpAddr::V4(ip))
+            .add(index, ip)
             .link_layer_address(mac)
             .state(NeighbourState::Permanent)
             .execute()
@@ -317,28 +378,68 @@ impl Netlink {
     }
 
     /// The uplink side of a leaf namespace (pod, node or external): its
-    /// address on `eth0`, and a default route through the gateway, whose
-    /// MAC is `gateway_mac`.
-    pub async fn configure_uplink(&self, ip: Ipv4Addr, gateway_mac: &[u8]) -> io::Result<()> {
+    /// addresses on `eth0` (at most one per family), and a default route of
+    /// each of their families through the gateway, whose MAC is
+    /// `gateway_mac`.
+    pub async fn configure_uplink(&self, ips: &[IpAddr], gateway_mac: &[u8]) -> io::Result<()> {
         let eth0 = ifindex::UPLINK;
         self.lo_up().await?;
         self.up(eth0).await?;
-        self.add_address(eth0, ip).await?;
-        self.add_link_route(GATEWAY, eth0, None).await?;
-        self.add_neighbour(eth0, GATEWAY, gateway_mac).await?;
-        self.add_gateway_route(Ipv4Addr::UNSPECIFIED, 0, GATEWAY, eth0)
-            .await
+        for &ip in ips {
+            self.add_address(eth0, ip).await?;
+            match ip {
+                IpAddr::V4(_) => {
+                    self.add_link_route(GATEWAY, eth0, None).await?;
+                    self.add_neighbour(eth0, GATEWAY, gateway_mac).await?;
+                    self.add_gateway_route(Ipv4Addr::UNSPECIFIED, 0, GATEWAY, eth0)
+                        .await?;
+                }
+                IpAddr::V6(_) => {
+                    // A link-local gateway is on-link by definition: no route to it.
+                    self.add_neighbour(eth0, GATEWAY_V6, gateway_mac).await?;
+                    self.add_gateway_route(Ipv6Addr::UNSPECIFIED, 0, GATEWAY_V6, eth0)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
-/// Sysctls every lab namespace gets: no IPv6 chatter, no reverse-path
-/// filtering inherited from the host, no rate limit on ICMP errors (an
-/// enforcer that rejects must be able to answer every probe at once), and,
-/// for routers, forwarding.
-pub async fn base_sysctls(ns: &NetNs, router: bool) -> io::Result<()> {
-    let settings = [
+/// Sysctls every lab namespace gets: no reverse-path filtering inherited
+/// from the host, no rate limit on ICMP errors (an enforcer that rejects
+/// must be able to answer every probe at once), for routers forwarding,
+/// and IPv6 either off (`ipv6` false) or on without any chatter. Set
+/// before any link is made, so that every link inherits the defaults.
+pub async fn base_sysctls(ns: &NetNs, router: bool, ipv6: bool) -> io::Result<()> {
+    let ipv6_off = [
         ("net/ipv6/conf/all/disable_ipv6", "1"),
         ("net/ipv6/conf/default/disable_ipv6", "1"),
+    ];
+    // No DAD, no router advertisements or solicitations, no SLAAC, no
+    // link-local addresses (the gateway is a static neighbour), no rate
+    // limit on ICMPv6 errors.
+    let ipv6_quiet = [
+        ("net/ipv6/conf/all/accept_ra", "0"),
+        ("net/ipv6/conf/default/accept_ra", "0"),
+        ("net/ipv6/conf/all/autoconf", "0"),
+        ("net/ipv6/conf/default/autoconf", "0"),
+        ("net/ipv6/conf/all/accept_dad", "0"),
+        ("net/ipv6/conf/default/accept_dad", "0"),
+        ("net/ipv6/conf/all/dad_transmits", "0"),
+        ("net/ipv6/conf/default/dad_transmits", "0"),
+        ("net/ipv6/conf/all/router_solicitations", "0"),
+        ("net/ipv6/conf/default/router_solicitations", "0"),
+        ("net/ipv6/conf/default/addr_gen_mode", "1"),
+        ("net/ipv6/icmp/ratelimit", "0"),
+        ("net/ipv6/conf/all/disable_ipv6", "0"),
+        ("net/ipv6/conf/default/disable_ipv6", "0"),
+    ];
+    let family: &[(&str, &str)] = if ipv6 { &ipv6_quiet } else { &ipv6_off };
+    for (key, value) in family {
+        ns.sysctl(key, value).await?;
+    }
+    let settings = [
         ("net/ipv4/conf/all/rp_filter", "0"),
         ("net/ipv4/conf/default/rp_filter", "0"),
         ("net/ipv4/icmp_ratelimit", "0"),
@@ -350,6 +451,10 @@ pub async fn base_sysctls(ns: &NetNs, router: bool) -> io::Result<()> {
     }
     if router {
         ns.sysctl("net/ipv4/ip_forward", "1").await?;
+        if ipv6 {
+            ns.sysctl("net/ipv6/conf/all/forwarding", "1").await?;
+            ns.sysctl("net/ipv6/conf/default/forwarding", "1").await?;
+        }
     }
     Ok(())
 }
