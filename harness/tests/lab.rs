@@ -10,37 +10,8 @@ use netpol::cluster::{Cluster, Endpoint, Protocol};
 use netpol::expect::Verdict;
 use netpol::lab::topology::{Netlink, mac};
 use netpol::lab::{Lab, NetNs, ProbeOptions};
-use netpol::probe::{Probe, ProbeSpec};
+use netpol::probe::Probe;
 use rtnetlink::packet_route::link::State;
-
-/// The standard cluster's probes, plus every node to every pod and back,
-/// in every family of the cluster.
-pub fn probes_with_nodes(c: &Cluster) -> Vec<Probe> {
-    let mut probes = ProbeSpec::default().probes(c);
-    for &family in &c.families {
-        for n in 0..c.nodes.len() {
-            for p in 0..c.pods.len() {
-                for protocol in Protocol::ALL {
-                    probes.push(Probe {
-                        family,
-                        from: Endpoint::Node(n),
-                        to: Endpoint::Pod(p),
-                        port: 80,
-                        protocol,
-                    });
-                    probes.push(Probe {
-                        family,
-                        from: Endpoint::Pod(p),
-                        to: Endpoint::Node(n),
-                        port: 81,
-                        protocol,
-                    });
-                }
-            }
-        }
-    }
-    probes
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_policy_every_probe_is_allowed() {
@@ -68,7 +39,7 @@ async fn without_policy_every_probe_is_allowed() {
         )
         .await;
     }
-    let probes = probes_with_nodes(&c);
+    let probes = common::probes_with_nodes(&c);
     let t = Instant::now();
     let observed = lab.probe(&probes, &ProbeOptions::default()).await;
     eprintln!("{} probes in {:?}", probes.len(), t.elapsed());
@@ -198,7 +169,7 @@ async fn rules_placed_by_hand_deny_exactly_the_affected_probes() {
                 && p.port == 81
                 && forwarded_by(p, 0))
     };
-    let probes = probes_with_nodes(&c);
+    let probes = common::probes_with_nodes(&c);
     let t = Instant::now();
     let observed = lab.probe(&probes, &ProbeOptions::default()).await;
     eprintln!("{} probes in {:?}", probes.len(), t.elapsed());

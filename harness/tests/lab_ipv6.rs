@@ -9,7 +9,7 @@ use std::time::Instant;
 use netpol::cluster::{Addresses, Cluster, Endpoint, External, IpFamily, Protocol, standard_ports};
 use netpol::expect::Verdict;
 use netpol::lab::{Attempt, Lab, ProbeOptions};
-use netpol::probe::{Probe, ProbeSpec, sanity_probes};
+use netpol::probe::{Probe, sanity_probes};
 
 /// The standard cluster in `families`, with the externals given.
 fn cluster(families: Vec<IpFamily>, externals: &[(&str, Addresses)]) -> Cluster {
@@ -57,29 +57,7 @@ fn dual_stack() -> Cluster {
 /// Every pod and external to every pod and external, every node to every
 /// pod and back, and the sanity probes, in every family of the cluster.
 fn all_probes(c: &Cluster) -> Vec<Probe> {
-    let mut probes = ProbeSpec::default().probes(c);
-    for &family in &c.families {
-        for n in 0..c.nodes.len() {
-            for p in 0..c.pods.len() {
-                for protocol in Protocol::ALL {
-                    probes.push(Probe {
-                        family,
-                        from: Endpoint::Node(n),
-                        to: Endpoint::Pod(p),
-                        port: 80,
-                        protocol,
-                    });
-                    probes.push(Probe {
-                        family,
-                        from: Endpoint::Pod(p),
-                        to: Endpoint::Node(n),
-                        port: 81,
-                        protocol,
-                    });
-                }
-            }
-        }
-    }
+    let mut probes = common::probes_with_nodes(c);
     probes.extend(sanity_probes(c));
     probes
 }

@@ -99,28 +99,25 @@ pub fn render(report: &Report) -> String {
             failure(&mut md, r);
         }
     }
-    if of(Status::Unsupported).next().is_some() {
-        md.push_str("\n## Unsupported (declared)\n\n");
-        for r in of(Status::Unsupported) {
-            let _ = writeln!(
-                md,
-                "- `{}` ({}): {}",
-                r.name,
-                r.file,
-                r.message.as_deref().unwrap_or("")
-            );
-        }
-    }
-    if of(Status::NotApplicable).next().is_some() {
-        md.push_str("\n## Not applicable in the IP families of the run\n\n");
-        for r in of(Status::NotApplicable) {
-            let _ = writeln!(
-                md,
-                "- `{}` ({}): {}",
-                r.name,
-                r.file,
-                r.message.as_deref().unwrap_or("")
-            );
+    // Scenarios not run, each with why.
+    for (status, heading) in [
+        (Status::Unsupported, "Unsupported (declared)"),
+        (
+            Status::NotApplicable,
+            "Not applicable in the IP families of the run",
+        ),
+    ] {
+        if of(status).next().is_some() {
+            let _ = writeln!(md, "\n## {heading}\n");
+            for r in of(status) {
+                let _ = writeln!(
+                    md,
+                    "- `{}` ({}): {}",
+                    r.name,
+                    r.file,
+                    r.message.as_deref().unwrap_or("")
+                );
+            }
         }
     }
     if !checks.is_empty() {

@@ -195,3 +195,32 @@ impl Drop for Script {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The standard cluster's probes, plus every node to every pod and back,
+/// in every family of the cluster.
+pub fn probes_with_nodes(c: &netpol::cluster::Cluster) -> Vec<netpol::probe::Probe> {
+    let mut probes = netpol::probe::ProbeSpec::default().probes(c);
+    for &family in &c.families {
+        for n in 0..c.nodes.len() {
+            for p in 0..c.pods.len() {
+                for protocol in netpol::cluster::Protocol::ALL {
+                    probes.push(netpol::probe::Probe {
+                        family,
+                        from: Endpoint::Node(n),
+                        to: Endpoint::Pod(p),
+                        port: 80,
+                        protocol,
+                    });
+                    probes.push(netpol::probe::Probe {
+                        family,
+                        from: Endpoint::Pod(p),
+                        to: Endpoint::Node(n),
+                        port: 81,
+                        protocol,
+                    });
+                }
+            }
+        }
+    }
+    probes
+}
