@@ -153,6 +153,7 @@ struct Sections<'a> {
     bad: Vec<(usize, &'a ScenarioResult)>,
     passed: Vec<(usize, &'a ScenarioResult)>,
     unsupported: Vec<(usize, &'a ScenarioResult)>,
+    not_applicable: Vec<(usize, &'a ScenarioResult)>,
     checks: Vec<(usize, &'a ScenarioResult)>,
 }
 
@@ -169,6 +170,7 @@ impl<'a> Sections<'a> {
             bad: of(Status::Fail).chain(of(Status::Error)).collect(),
             passed: of(Status::Pass).collect(),
             unsupported: of(Status::Unsupported).collect(),
+            not_applicable: of(Status::NotApplicable).collect(),
             checks: report
                 .scenarios
                 .iter()
@@ -260,6 +262,11 @@ fn page_header(h: &mut String, report: &Report, sections: &Sections<'_>) {
             "unsupported (declared)",
             sections.unsupported.len(),
         ),
+        (
+            "na",
+            "not applicable in these IP families",
+            sections.not_applicable.len(),
+        ),
         ("loader", "loader checks", sections.checks.len()),
     ] {
         if n > 0 {
@@ -275,6 +282,7 @@ fn scenario_sections(h: &mut String, report: &Report, sections: &Sections<'_>) {
         bad,
         passed,
         unsupported,
+        not_applicable,
         checks,
     } = sections;
     let observer = match report.mode {
@@ -319,6 +327,18 @@ fn scenario_sections(h: &mut String, report: &Report, sections: &Sections<'_>) {
             unsupported.len()
         );
         for (i, r) in unsupported {
+            scenario(h, *i, r, false, observer);
+        }
+        h.push_str("</section>\n");
+    }
+    if !not_applicable.is_empty() {
+        let _ = writeln!(
+            h,
+            "<section id=na>\n<h2>Not applicable in these IP families ({})</h2>\n\
+             <p>Not run (<code>--ip-families</code>): these scenarios name IP addresses, which mean nothing in another family. Not passes, not failures.</p>",
+            not_applicable.len()
+        );
+        for (i, r) in not_applicable {
             scenario(h, *i, r, false, observer);
         }
         h.push_str("</section>\n");
