@@ -4,6 +4,8 @@
 //! directions). Deterministic: the same sizes give the same cluster.
 
 use std::net::Ipv4Addr;
+
+use crate::rng::Rng;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -15,34 +17,13 @@ use crate::probe::{Probe, default_ports};
 use crate::scenario::Policy;
 
 /// SplitMix64: a small, deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        let n = u64::try_from(n).expect("a usize fits in a u64");
-        usize::try_from(self.next() % n).expect("below n, which was a usize")
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
 const APPS: [&str; 5] = ["web", "api", "db", "cache", "batch"];
 const TIERS: [&str; 3] = ["front", "back", "data"];
 const TEAMS: [&str; 2] = ["red", "blue"];
 
 /// A cluster of `pods` pods over 4 nodes and 10 namespaces.
 pub fn synthetic_cluster(pods: usize) -> Cluster {
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     let nodes = (0..4)
         .map(|i| Node {
             labels: crate::cluster::node_labels(
@@ -95,7 +76,7 @@ pub fn synthetic_cluster(pods: usize) -> Cluster {
 
 /// `count` policies of every kind, spread over the cluster's namespaces.
 pub fn synthetic_policies(cluster: &Cluster, count: usize) -> Vec<Policy> {
-    let mut rng = Rng(2);
+    let mut rng = Rng::new(2);
     (0..count)
         .map(|i| {
             let namespace = cluster.namespaces[rng.below(cluster.namespaces.len())].name.clone();

@@ -11,11 +11,12 @@
 //! re-exported here under the same module names.
 
 pub use netpol_core::{
-    bench, cluster, expect, features, field_path, judge, model, peer, probe, report, results,
+    bench, cluster, expect, features, field_path, fuzz, judge, model, peer, probe, report, results,
     rules, run, scenario, suite, tags, validation,
 };
 
 pub mod enforcer;
+pub mod fuzzer;
 pub mod host_guard;
 pub mod lab;
 pub mod runner;
