@@ -29,11 +29,13 @@ use rstest::rstest;
 const UNSUPPORTED: &[(&str, &[&str])] = &[
     ("ports/endport-egress-range.yaml", &["endPort"]),
     ("ports/endport-ingress-range.yaml", &["endPort"]),
+    ("ports/endport-udp-sctp-ingress.yaml", &["endPort", "sctp"]),
     ("ports/named-port-egress.yaml", &["namedPorts"]),
     ("ports/named-port-ingress.yaml", &["namedPorts"]),
     ("ports/named-port-per-destination.yaml", &["namedPorts"]),
     ("ports/named-port-protocol-mismatch.yaml", &["namedPorts"]),
     ("ports/several-ports-one-rule.yaml", &["namedPorts", "sctp"]),
+    ("protocols/endport-udp-sctp-egress.yaml", &["endPort", "sctp"]),
     ("protocols/protocol-without-port.yaml", &["sctp"]),
     ("protocols/sctp-egress.yaml", &["sctp"]),
     ("protocols/sctp-only.yaml", &["sctp"]),
