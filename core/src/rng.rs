@@ -9,7 +9,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -20,7 +20,7 @@ impl Rng {
     /// A number in `0..n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
         let n = u64::try_from(n).expect("a usize fits in a u64");
-        usize::try_from(self.next() % n).expect("below n, which was a usize")
+        usize::try_from(self.next_u64() % n).expect("below n, which was a usize")
     }
 
     /// A number in `lo..=hi`.

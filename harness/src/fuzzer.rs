@@ -34,6 +34,8 @@ pub struct FuzzOptions {
     pub out: PathBuf,
     /// Most lab runs one shrink may take.
     pub shrink_budget: usize,
+    /// Stop once this many disagreements were found (`--max-found`).
+    pub max_found: Option<usize>,
 }
 
 /// A probe on which the enforcer and the model disagree, as the reports
@@ -123,8 +125,14 @@ pub async fn fuzz(
         (None, Some(n)) => Box::new(0..n),
         (None, None) => Box::new(0..),
     };
-    let in_time =
-        move |_: &u64| std::future::ready(options.time.is_none_or(|t| started.elapsed() < t));
+    // No new case after the time, or once `max_found` were found.
+    let found = &std::sync::atomic::AtomicUsize::new(0);
+    let in_time = move |_: &u64| {
+        let enough = options
+            .max_found
+            .is_some_and(|m| found.load(std::sync::atomic::Ordering::Relaxed) >= m);
+        std::future::ready(!enough && options.time.is_none_or(|t| started.elapsed() < t))
+    };
     let mut summary = FuzzSummary::default();
     let mut results = stop::until_stopped(futures::stream::iter(numbers))
         .take_while(in_time)
@@ -140,7 +148,10 @@ pub async fn fuzz(
             CaseOutcome::GeneratorBug(_) => summary.generator_bugs += 1,
             CaseOutcome::Error(_) => summary.errors += 1,
             CaseOutcome::Flaky(_) => summary.flaky += 1,
-            CaseOutcome::Found(_) => summary.found += 1,
+            CaseOutcome::Found(_) => {
+                summary.found += 1;
+                found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         each(&report);
     }

@@ -146,6 +146,18 @@ enum Command {
         family: Option<netpol::cluster::IpFamily>,
     },
 
+    /// Search for bugs: generated scenarios against an enforcer, the model as the oracle.
+    ///
+    /// A case where the enforcer and the model disagree is run again (a
+    /// disagreement that does not come back is reported flaky), shrunk in the
+    /// lab while the disagreement persists, and written to --out as a scenario
+    /// whose expectations are the model's (check them against the spec before
+    /// adding it to a suite). Replay a case with --seed N --case K.
+    ///
+    /// Example: netpol fuzz --enforcer ./my-plugin --time 120
+    #[command(verbatim_doc_comment)]
+    Fuzz(FuzzArgs),
+
     /// Measure the model's speed: verdicts per second on one core, on a synthetic cluster.
     ///
     /// Example: netpol bench --pods 100 --policies 50
@@ -161,6 +173,40 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FuzzArgs {
+    /// Who programs the lab: `reference`, or the path of a plugin executable.
+    #[arg(long, default_value = "reference", value_name = "ENFORCER")]
+    enforcer: String,
+    /// An argument for the enforcer, put before its command on every call (repeatable).
+    #[arg(long = "enforcer-arg", value_name = "ARG", allow_hyphen_values = true)]
+    enforcer_args: Vec<String>,
+    /// The run's seed (default: one taken from the clock, and printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How many cases (default 100, unless --time is given).
+    #[arg(long, value_name = "N", conflicts_with = "case")]
+    cases: Option<u64>,
+    /// Seconds to go on for (instead of a number of cases).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "case")]
+    time: Option<u64>,
+    /// Replay one case of --seed.
+    #[arg(long, value_name = "K", requires = "seed")]
+    case: Option<u64>,
+    /// Cases run in parallel, each in its own lab (1 to 64).
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// Where reproducers are written.
+    #[arg(long, value_name = "DIR", default_value = "fuzz-failures")]
+    out: PathBuf,
+    /// A vendor profile: features declared unsupported are not generated.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Stop once N disagreements were found and shrunk.
+    #[arg(long, value_name = "N")]
+    max_found: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,6 +403,7 @@ fn main() -> ExitCode {
             step,
             family,
         } => commands::explain::run(&file, &from, &to, (port, protocol, family), step.as_deref()),
+        Command::Fuzz(args) => commands::fuzz::run(&args, verbosity),
         Command::Bench {
             pods,
             policies,

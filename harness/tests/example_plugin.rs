@@ -35,7 +35,10 @@ const UNSUPPORTED: &[(&str, &[&str])] = &[
     ("ports/named-port-per-destination.yaml", &["namedPorts"]),
     ("ports/named-port-protocol-mismatch.yaml", &["namedPorts"]),
     ("ports/several-ports-one-rule.yaml", &["namedPorts", "sctp"]),
-    ("protocols/endport-udp-sctp-egress.yaml", &["endPort", "sctp"]),
+    (
+        "protocols/endport-udp-sctp-egress.yaml",
+        &["endPort", "sctp"],
+    ),
     ("protocols/protocol-without-port.yaml", &["sctp"]),
     ("protocols/sctp-egress.yaml", &["sctp"]),
     ("protocols/sctp-only.yaml", &["sctp"]),

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod explain;
+pub mod fuzz;
 mod rootless;
 pub mod run;
 pub mod simulate;

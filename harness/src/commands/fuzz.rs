@@ -1,0 +1,153 @@
+//! `netpol fuzz`: generated cases against an enforcer; prints each
+//! disagreement as it is found and shrunk, and a summary of what was
+//! exercised.
+
+use std::time::Duration;
+
+use netpol::enforcer::EnforcerSpec;
+use netpol::features::Profile;
+use netpol::fuzzer::{CaseOutcome, CaseReport, FuzzOptions, FuzzSummary, fuzz};
+use netpol::report::terminal::Verbosity;
+use netpol::runner::{self, RunOptions, StartError};
+
+use super::{Failure, Result, usage};
+use crate::{FuzzArgs, exit};
+
+pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
+    let profile = args
+        .profile
+        .as_deref()
+        .map(Profile::load)
+        .transpose()
+        .map_err(usage)?;
+    let privileges = super::rootless::acquire(false, verbosity)?;
+    drop(privileges);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Run(e.into()))?;
+    let (enforcer, context) = runtime
+        .block_on(runner::start(
+            &EnforcerSpec::parse(&args.enforcer),
+            &args.enforcer_args,
+            Duration::from_secs(60),
+            profile,
+        ))
+        .map_err(|e| match e {
+            StartError::Privileges(_) => usage(e),
+            StartError::Enforcer(_) => Failure::Run(e.into()),
+        })?;
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs())
+    });
+    let options = FuzzOptions {
+        seed,
+        cases: match (args.cases, args.time) {
+            (None, None) => Some(100),
+            (cases, _) => cases,
+        },
+        time: args.time.map(Duration::from_secs),
+        only: args.case,
+        run: RunOptions {
+            jobs: args.jobs.into(),
+            unsupported: context.unsupported.iter().copied().collect(),
+            ..RunOptions::default()
+        },
+        out: args.out.clone(),
+        shrink_budget: 300,
+        max_found: args.max_found,
+    };
+    println!(
+        "{}\nfuzz: seed {seed}{}",
+        netpol::report::terminal::run_header(context.enforcer.as_ref(), &context.unsupported),
+        match (options.only, options.cases, options.time) {
+            (Some(k), _, _) => format!(", case {k}"),
+            (None, _, Some(t)) => format!(", for {} s", t.as_secs()),
+            (None, Some(n), None) => format!(", {n} cases"),
+            (None, None, None) => String::new(),
+        }
+    );
+    let summary = runtime.block_on(fuzz(&enforcer, &options, |report| {
+        show(report, verbosity, &args.enforcer);
+    }));
+    print_summary(seed, &summary);
+    Ok(
+        if summary.found + summary.flaky + summary.errors + summary.generator_bugs == 0 {
+            exit::OK
+        } else {
+            exit::FAILED
+        },
+    )
+}
+
+/// One case as it ends: nothing for an agreeing one (but with `-v`),
+/// a disagreement with its reproducer and how to replay it.
+fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) {
+    let case = report.case;
+    match &report.outcome {
+        CaseOutcome::Agreed { probes } if verbosity >= Verbosity::Verbose => {
+            println!("case {case}: {probes} probes, all as the model says");
+        }
+        CaseOutcome::Agreed { .. } => {}
+        CaseOutcome::GeneratorBug(e) => {
+            println!("case {case}: GENERATOR BUG (a scenario the loader rejects):\n{e}");
+        }
+        CaseOutcome::Error(e) => println!("case {case}: ERROR {e}"),
+        CaseOutcome::Flaky(d) => {
+            println!("case {case}: FLAKY {d} (it did not come back when run again)");
+        }
+        CaseOutcome::Found(f) => {
+            println!(
+                "case {case}: DISAGREEMENT {}\n  shrunk in {} lab runs to {} polic{}: {}\n  model: {}\n  replay: netpol run {} --enforcer {enforcer}",
+                f.disagreement,
+                f.runs,
+                f.policies,
+                if f.policies == 1 { "y" } else { "ies" },
+                f.file.display(),
+                f.explanation,
+                f.file.display(),
+            );
+            if verbosity != Verbosity::Quiet {
+                for line in f.yaml.lines() {
+                    println!("    {line}");
+                }
+            }
+        }
+    }
+}
+
+fn print_summary(seed: u64, summary: &FuzzSummary) {
+    let seconds = summary.elapsed.as_secs_f64();
+    println!(
+        "fuzz: seed {seed}: {} cases ({:.1} per second), {} probes agreed; {} disagreement{}, {} flaky, {} error{}, {} generator bug{}",
+        summary.cases,
+        if seconds > 0.0 {
+            summary.cases as f64 / seconds
+        } else {
+            0.0
+        },
+        summary.probes,
+        summary.found,
+        if summary.found == 1 { "" } else { "s" },
+        summary.flaky,
+        summary.errors,
+        if summary.errors == 1 { "" } else { "s" },
+        summary.generator_bugs,
+        if summary.generator_bugs == 1 { "" } else { "s" },
+    );
+    let features: Vec<String> = summary
+        .features
+        .iter()
+        .map(|(f, n)| format!("{f} {n}"))
+        .collect();
+    println!(
+        "fuzz: cases per feature: {}",
+        if features.is_empty() {
+            "none".to_string()
+        } else {
+            features.join(", ")
+        }
+    );
+}
