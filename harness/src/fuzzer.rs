@@ -11,6 +11,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::cluster::{IpFamily, Protocol};
 use crate::enforcer::Enforcer;
 use crate::features::Feature;
 use crate::model::Model;
@@ -44,7 +45,9 @@ pub struct FuzzOptions {
 pub struct Disagreement {
     pub from: String,
     pub to: String,
-    pub traffic: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub family: IpFamily,
     pub observed: Observed,
 }
 
@@ -56,8 +59,8 @@ impl std::fmt::Display for Disagreement {
         };
         write!(
             f,
-            "{} -> {} {}: the enforcer {observed}, the model {model}",
-            self.from, self.to, self.traffic
+            "{} -> {} {}/{} over {}: the enforcer {observed}, the model {model}",
+            self.from, self.to, self.port, self.protocol, self.family
         )
     }
 }
@@ -219,7 +222,9 @@ fn disagreements(result: &ScenarioResult) -> Vec<Disagreement> {
             let d = Disagreement {
                 from: p.from.clone(),
                 to: p.to.clone(),
-                traffic: p.traffic(round),
+                port: p.port,
+                protocol: p.protocol,
+                family: p.family,
                 observed: p.observed,
             };
             if !out.contains(&d) {
@@ -243,8 +248,7 @@ async fn shrink(
 ) -> Result<Finding, String> {
     let mut runs = 0;
     let still = |result: &ScenarioResult| disagreements(result).contains(target);
-    // Only the probe that disagrees (in both families' words: the traffic
-    // text names the family when the round has IPv6).
+    // Only the probe that disagrees.
     let narrowed = narrow(&doc, target);
     if let Ok(s) = load(&narrowed) {
         runs += 1;
@@ -281,18 +285,13 @@ async fn shrink(
 /// The document with only `target`'s probe.
 fn narrow(doc: &Value, target: &Disagreement) -> Value {
     let mut doc = doc.clone();
-    let (port, rest) = target.traffic.split_once('/').unwrap_or(("", ""));
-    let (protocol, family) = match rest.split_once(" over ") {
-        Some((p, f)) => (p, Some(f)),
-        None => (rest, None),
-    };
     let mut probes = json!({
         "from": [target.from],
         "to": [target.to],
-        "ports": [{"port": port.parse::<u16>().unwrap_or_default(), "protocol": protocol}],
+        "ports": [{"port": target.port, "protocol": target.protocol.as_str()}],
     });
-    if let Some(f) = family {
-        probes["families"] = json!([f]);
+    if doc.get("ipFamilies").is_some() {
+        probes["families"] = json!([target.family.name()]);
     }
     doc["probes"] = probes;
     doc
@@ -349,8 +348,13 @@ fn reproducer(
         } else if let Some(step) = doc["steps"].get_mut(r - 1) {
             step["expect"] = expect;
         }
+        let is_target = |p: &&crate::probe::Probe| {
+            round.cluster.endpoint_name(p.from) == target.from
+                && round.cluster.endpoint_name(p.to) == target.to
+                && (p.port, p.protocol, p.family) == (target.port, target.protocol, target.family)
+        };
         if explanation.is_empty()
-            && let Some(p) = s.probes.first()
+            && let Some(p) = s.probes.iter().find(is_target)
         {
             explanation = model.explain(p).to_string();
         }

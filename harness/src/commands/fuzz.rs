@@ -70,7 +70,7 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
         }
     );
     let summary = runtime.block_on(fuzz(&enforcer, &options, |report| {
-        show(report, verbosity, &args.enforcer);
+        show(report, verbosity, &replay_flags(args));
     }));
     print_summary(seed, &summary);
     Ok(
@@ -84,6 +84,18 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
 
 /// One case as it ends: nothing for an agreeing one (but with `-v`),
 /// a disagreement with its reproducer and how to replay it.
+/// `--enforcer X --enforcer-arg=...`, as a replay names them.
+fn replay_flags(args: &FuzzArgs) -> String {
+    std::iter::once(format!("--enforcer {}", args.enforcer))
+        .chain(
+            args.enforcer_args
+                .iter()
+                .map(|a| format!("--enforcer-arg={a}")),
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) {
     let case = report.case;
     match &report.outcome {
@@ -100,7 +112,7 @@ fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) {
         }
         CaseOutcome::Found(f) => {
             println!(
-                "case {case}: DISAGREEMENT {}\n  shrunk in {} lab runs to {} polic{}: {}\n  model: {}\n  replay: netpol run {} --enforcer {enforcer}",
+                "case {case}: DISAGREEMENT {}\n  shrunk in {} lab runs to {} polic{}: {}\n  model: {}\n  replay: netpol run {} {enforcer}",
                 f.disagreement,
                 f.runs,
                 f.policies,
