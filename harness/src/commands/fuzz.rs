@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use netpol::enforcer::EnforcerSpec;
 use netpol::features::Profile;
 use netpol::fuzzer::{CaseOutcome, CaseReport, FuzzOptions, FuzzSummary, fuzz};
 use netpol::report::terminal::Verbosity;
-use netpol::runner::{self, RunOptions, StartError};
+use netpol::runner::RunOptions;
 
-use super::{Failure, Result, usage};
+use super::{Result, usage};
 use crate::{FuzzArgs, exit};
 
 pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
@@ -20,23 +19,14 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
         .map(Profile::load)
         .transpose()
         .map_err(usage)?;
-    let privileges = super::rootless::acquire(false, verbosity)?;
-    drop(privileges);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Run(e.into()))?;
-    let (enforcer, context) = runtime
-        .block_on(runner::start(
-            &EnforcerSpec::parse(&args.enforcer),
-            &args.enforcer_args,
-            Duration::from_secs(60),
-            profile,
-        ))
-        .map_err(|e| match e {
-            StartError::Privileges(_) => usage(e),
-            StartError::Enforcer(_) => Failure::Run(e.into()),
-        })?;
+    // Before any thread: an ordinary user's run enters a user namespace.
+    super::rootless::acquire(false, verbosity)?;
+    let (runtime, enforcer, context) = super::start_enforcer(
+        &args.enforcer,
+        &args.enforcer_args,
+        Duration::from_secs(60),
+        profile,
+    )?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -33,6 +33,41 @@ pub fn usage<E: Into<anyhow::Error>>(e: E) -> Failure {
 
 pub type Result = std::result::Result<u8, Failure>;
 
+/// The runtime of a command that drives an enforcer, and the enforcer
+/// started (`version` asked, features declared): missing privileges are a
+/// usage error, an enforcer that fails `version` a failed run.
+pub fn start_enforcer(
+    enforcer: &str,
+    args: &[String],
+    timeout: std::time::Duration,
+    profile: Option<netpol::features::Profile>,
+) -> std::result::Result<
+    (
+        tokio::runtime::Runtime,
+        netpol::enforcer::Enforcer,
+        netpol::run::RunContext,
+    ),
+    Failure,
+> {
+    use netpol::runner::StartError;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Run(e.into()))?;
+    let (enforcer, context) = runtime
+        .block_on(netpol::runner::start(
+            &netpol::enforcer::EnforcerSpec::parse(enforcer),
+            args,
+            timeout,
+            profile,
+        ))
+        .map_err(|e| match e {
+            StartError::Privileges(_) => usage(e),
+            StartError::Enforcer(_) => Failure::Run(e.into()),
+        })?;
+    Ok((runtime, enforcer, context))
+}
+
 /// Fails early, before any work, when `dir` cannot take the report.
 pub fn check_report_dir(dir: Option<&Path>) -> std::result::Result<(), Failure> {
     let Some(dir) = dir else { return Ok(()) };

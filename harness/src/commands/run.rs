@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use netpol::enforcer::EnforcerSpec;
 use netpol::features::Profile;
 use netpol::lab::ProbeOptions;
 use netpol::report::terminal::{Console, Verbosity};
-use netpol::runner::{self, Event, Pause, RunOptions, StartError, SuiteEnd};
+use netpol::runner::{self, Event, Pause, RunOptions, SuiteEnd};
 use netpol::suite;
 
 use super::{Failure, Result, check_report_dir, finish, usage};
@@ -37,21 +36,12 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
     };
     // Before any thread: an ordinary user's run enters a user namespace.
     let privileges = super::rootless::acquire(args.keep, verbosity)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Run(e.into()))?;
-    let (enforcer, context) = runtime
-        .block_on(runner::start(
-            &EnforcerSpec::parse(&args.enforcer),
-            &args.enforcer_args,
-            Duration::from_secs_f64(args.enforcer_timeout),
-            profile,
-        ))
-        .map_err(|e| match e {
-            StartError::Privileges(_) => usage(e),
-            StartError::Enforcer(_) => Failure::Run(e.into()),
-        })?;
+    let (runtime, enforcer, context) = super::start_enforcer(
+        &args.enforcer,
+        &args.enforcer_args,
+        Duration::from_secs_f64(args.enforcer_timeout),
+        profile,
+    )?;
     let options = RunOptions {
         probe: ProbeOptions {
             timeout: Duration::from_millis(args.timeout),
