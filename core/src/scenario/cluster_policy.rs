@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn decodes_as_the_api_server_keeps_it() {
         let doc = format!(
-            "{HEAD}  spec:\n    tier: Admin\n    priority: 10.0\n    subject: {{namespaces: {{}}}}\n    ingress: ~\n    egress:\n    - action: Accept\n      name: ~\n      to: [{{networks: [10.0.0.0/8]}}]\n  status: {{foo: 1}}\n"
+            "{HEAD}  spec:\n    tier: Admin\n    priority: 10.0\n    subject: {{namespaces: {{}}}}\n    ingress: ~\n    egress:\n    - action: Accept\n      name: ~\n      to: [{{networks: [10.0.0.0/8]}}]\n  status: {{conditions: []}}\n"
         );
         let p = decode_doc(&doc).unwrap();
         assert_eq!(p.key(), "cnp:cnp");

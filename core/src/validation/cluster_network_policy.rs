@@ -93,11 +93,11 @@ pub fn normalize(object: &Value) -> Value {
 }
 
 fn prune(object: &Value, unknown: &mut Vec<FieldError>) -> Value {
-    let mut object = object.clone();
-    if let Some(map) = object.as_object_mut() {
+    let mut pruned = schema::prune(object, Some(crd()), &FieldPath::root(), unknown);
+    if let Some(map) = pruned.as_object_mut() {
         map.remove("status");
     }
-    schema::prune(&object, Some(crd()), &FieldPath::root(), unknown)
+    pruned
 }
 
 /// The JSON fields of `ObjectMeta`, `OwnerReference` and

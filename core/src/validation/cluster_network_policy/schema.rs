@@ -188,10 +188,21 @@ fn int32(minimum: i64, maximum: i64) -> Schema {
     }
 }
 
-/// The whole object: `apiVersion`, `kind`, `metadata`, `spec`. `status`
-/// is not here: with the status subresource the API server drops it on
-/// create before validating.
+/// The whole object: `apiVersion`, `kind`, `metadata`, `spec`, `status`.
+/// With the status subresource the API server drops `status` on create
+/// before validating, but only after decoding it strictly: an unknown
+/// field in it is an error, the rest is not checked (its fields are
+/// untyped here). The caller drops it once pruned.
 pub(super) fn cluster_network_policy() -> Schema {
+    let condition = [
+        "lastTransitionTime",
+        "message",
+        "observedGeneration",
+        "reason",
+        "status",
+        "type",
+    ]
+    .map(|f| (f, Schema::default()));
     object(vec![
         ("apiVersion", string()),
         ("kind", string()),
@@ -204,6 +215,10 @@ pub(super) fn cluster_network_policy() -> Schema {
             },
         ),
         ("spec", spec()),
+        (
+            "status",
+            object(vec![("conditions", array(object(condition.into())))]),
+        ),
     ])
     .required(&["metadata", "spec"])
 }

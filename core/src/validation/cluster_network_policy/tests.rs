@@ -658,7 +658,10 @@ fn unknown_fields() {
     top["metadata"]["ownerReferences"] =
         json!([{"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "1", "extra": true}]);
     let mut status = policy(&json!({}));
-    status["status"] = json!({"conditions": "anything", "foo": 1});
+    status["status"] = json!({"conditions": "anything"});
+    let mut status_unknown = policy(&json!({}));
+    status_unknown["status"] =
+        json!({"foo": 1, "conditions": [{"type": "Ready", "status": "True", "bar": 2}]});
     check(&[
         (
             policy(&json!({"foo": 1, "ingres": []})),
@@ -687,7 +690,19 @@ fn unknown_fields() {
             &[r#"spec.subject.namespaces.namespaceSelector: unknown field "namespaceSelector""#],
             "a field of another selector",
         ),
-        (status, &[], "status is dropped on create, unchecked"),
+        (
+            status,
+            &[],
+            "status is dropped on create, its values unchecked",
+        ),
+        (
+            status_unknown,
+            &[
+                r#"status.conditions[0].bar: unknown field "bar""#,
+                r#"status.foo: unknown field "foo""#,
+            ],
+            "but decoded strictly first: unknown fields in status are errors",
+        ),
     ]);
 }
 
