@@ -8,7 +8,7 @@
 //! disagreement. Cases go through the normal loader; one it rejects is a
 //! bug of the generator, never skipped quietly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -66,6 +66,7 @@ pub fn generate(seed: u64, case: u64, allowed: &Allowed) -> Value {
         dual_stack: false,
         namespaces: Vec::new(),
         pods: Vec::new(),
+        priorities: BTreeMap::new(),
     };
     g.case(seed, case)
 }
@@ -77,26 +78,39 @@ struct Generator<'a> {
     namespaces: Vec<String>,
     /// `namespace/name` of every pod.
     pods: Vec<String>,
+    /// The priority of each ClusterNetworkPolicy in force, by name: no two
+    /// share one, so that no verdict is left to the implementation.
+    priorities: BTreeMap<String, u64>,
 }
 
 impl Generator<'_> {
     fn case(&mut self, seed: u64, case: u64) -> Value {
         self.dual_stack = self.allowed.has(Feature::Ipv6) && self.rng.one_in(4);
+        let cluster_policies =
+            self.allowed.has(Feature::ClusterNetworkPolicy) && self.rng.one_in(3);
         let mut doc = Map::new();
         doc.insert("name".into(), json!(format!("fuzz-{seed}-{case}")));
         doc.insert(
             "description".into(),
             json!(format!("netpol fuzz --seed {seed} --case {case}")),
         );
-        if self.dual_stack {
+        if self.dual_stack || cluster_policies {
             doc.insert("formatVersion".into(), json!("1.1"));
+        }
+        if self.dual_stack {
             doc.insert("ipFamilies".into(), json!(["IPv4", "IPv6"]));
         }
         doc.insert("cluster".into(), self.cluster());
         let mut names: Vec<String> = Vec::new();
-        let policies: Vec<Value> = (0..self.rng.between(1, 3))
+        let mut policies: Vec<Value> = (0..self.rng.between(usize::from(!cluster_policies), 3))
             .map(|i| self.policy(&format!("p{i}"), None))
             .collect();
+        if cluster_policies {
+            for i in 0..self.rng.between(1, 2) {
+                let p = self.cluster_policy(&format!("c{i}"));
+                policies.push(p);
+            }
+        }
         for p in &policies {
             names.push(key(p));
         }
@@ -312,6 +326,110 @@ impl Generator<'_> {
         }
     }
 
+    /// A ClusterNetworkPolicy: either tier, a priority no other one in force
+    /// has, a subject by namespaces or by pods, and rules of every action.
+    fn cluster_policy(&mut self, name: &str) -> Value {
+        let tier = if self.rng.one_in(2) {
+            "Admin"
+        } else {
+            "Baseline"
+        };
+        let priority = loop {
+            let p = self.rng.below(40) as u64;
+            if !self.priorities.iter().any(|(n, q)| n != name && *q == p) {
+                break p;
+            }
+        };
+        self.priorities.insert(name.to_string(), priority);
+        let subject = if self.rng.one_in(2) {
+            json!({"namespaces": self.namespace_selector()})
+        } else {
+            json!({"pods": self.namespaced_pods()})
+        };
+        let mut spec = json!({"tier": tier, "priority": priority, "subject": subject});
+        let ingress: Vec<Value> = (0..self.rng.between(0, 2))
+            .map(|_| self.cluster_rule("from"))
+            .collect();
+        if !ingress.is_empty() {
+            spec["ingress"] = Value::Array(ingress);
+        }
+        if self.allowed.has(Feature::Egress) {
+            let egress: Vec<Value> = (0..self.rng.between(0, 2))
+                .map(|_| self.cluster_rule("to"))
+                .collect();
+            if !egress.is_empty() {
+                spec["egress"] = Value::Array(egress);
+            }
+        }
+        json!({
+            "apiVersion": "policy.networking.k8s.io/v1alpha2",
+            "kind": "ClusterNetworkPolicy",
+            "metadata": {"name": name},
+            "spec": spec,
+        })
+    }
+
+    fn namespaced_pods(&mut self) -> Value {
+        json!({"namespaceSelector": self.namespace_selector(), "podSelector": self.pod_selector()})
+    }
+
+    /// A rule of a ClusterNetworkPolicy, `from` (ingress) or `to` (egress).
+    fn cluster_rule(&mut self, peers_key: &str) -> Value {
+        let action = self.rng.pick(&["Accept", "Deny", "Pass"]);
+        let peers: Vec<Value> = (0..self.rng.between(1, 2))
+            .map(|_| self.cluster_peer(peers_key == "to"))
+            .collect();
+        // The CRD refuses named ports beside networks peers.
+        let named_ok = self.allowed.has(Feature::ClusterNetworkPolicyNamedPorts)
+            && !peers.iter().any(|p| p.get("networks").is_some());
+        let mut rule = json!({"action": action, peers_key: peers});
+        if self.rng.one_in(3) {
+            rule["name"] = json!(format!("{}-{}", action.to_lowercase(), self.rng.below(10)));
+        }
+        if !self.rng.one_in(3) {
+            let protocols: Vec<Value> = (0..self.rng.between(1, 2))
+                .map(|_| self.cluster_protocol(named_ok))
+                .collect();
+            rule["protocols"] = Value::Array(protocols);
+        }
+        rule
+    }
+
+    fn cluster_peer(&mut self, egress: bool) -> Value {
+        let networks = egress
+            && self
+                .allowed
+                .has(Feature::ClusterNetworkPolicyEgressNetworkPeers);
+        match self.rng.below(if networks { 4 } else { 2 }) {
+            0 => json!({"namespaces": self.namespace_selector()}),
+            1 => json!({"pods": self.namespaced_pods()}),
+            _ => {
+                let mut blocks = vec![V4_BLOCKS[self.rng.below(V4_BLOCKS.len())].0];
+                if self.dual_stack && self.rng.one_in(2) {
+                    blocks.push(V6_BLOCKS[self.rng.below(V6_BLOCKS.len())].0);
+                }
+                json!({"networks": blocks})
+            }
+        }
+    }
+
+    /// A `protocols` entry: a protocol with a port or a range (the CRD wants
+    /// one of them), or
+    /// (when `named`) a named port of the standard pods.
+    fn cluster_protocol(&mut self, named: bool) -> Value {
+        let mut protocols = vec!["tcp", "udp"];
+        if self.allowed.has(Feature::Sctp) {
+            protocols.push("sctp");
+        }
+        let protocol = self.rng.pick(&protocols);
+        let number = 80 + self.rng.below(2);
+        match self.rng.below(5) {
+            0 if named => json!({"destinationNamedPort": format!("serve-{number}-{protocol}")}),
+            1 => json!({protocol: {"destinationPort": {"range": {"start": 80, "end": 81}}}}),
+            _ => json!({protocol: {"destinationPort": {"number": number}}}),
+        }
+    }
+
     /// A step: a policy applied (new, or replacing one), deleted, or pods'
     /// and namespaces' labels replaced. `names` are the policies in force.
     fn step(&mut self, i: usize, names: &mut Vec<String>) -> Value {
@@ -319,6 +437,9 @@ impl Generator<'_> {
         match self.rng.below(4) {
             0 if !names.is_empty() => {
                 let gone = names.remove(self.rng.below(names.len()));
+                if let Some(cnp) = gone.strip_prefix("cnp:") {
+                    self.priorities.remove(cnp);
+                }
                 json!({"name": name, "delete": [gone]})
             }
             1 => {
@@ -333,11 +454,16 @@ impl Generator<'_> {
             }
             _ => {
                 // Replace a policy in force (same namespace and name), or add one.
-                let policy = match names.get(self.rng.below(names.len() + 1)) {
-                    Some(existing) => {
-                        let (ns, n) = existing.split_once('/').expect("namespace/name");
-                        let (ns, n) = (ns.to_string(), n.to_string());
-                        self.policy(&n, Some(&ns))
+                let policy = match names.get(self.rng.below(names.len() + 1)).cloned() {
+                    Some(existing) => match existing.strip_prefix("cnp:") {
+                        Some(n) => self.cluster_policy(n),
+                        None => {
+                            let (ns, n) = existing.split_once('/').expect("namespace/name");
+                            self.policy(n, Some(ns))
+                        }
+                    },
+                    None if !self.priorities.is_empty() && self.rng.one_in(2) => {
+                        self.cluster_policy(&format!("d{i}"))
                     }
                     None => self.policy(&format!("q{i}"), None),
                 };
@@ -351,8 +477,15 @@ impl Generator<'_> {
     }
 }
 
-/// `namespace/name` of a policy document.
+/// `namespace/name` of a NetworkPolicy document, `cnp:NAME` of a
+/// ClusterNetworkPolicy: as a step's `delete` names them.
 fn key(policy: &Value) -> String {
+    if policy["kind"] == "ClusterNetworkPolicy" {
+        return format!(
+            "cnp:{}",
+            policy["metadata"]["name"].as_str().unwrap_or_default()
+        );
+    }
     format!(
         "{}/{}",
         policy["metadata"]["namespace"].as_str().unwrap_or_default(),
@@ -465,6 +598,8 @@ mod tests {
             Feature::NamedPorts,
             Feature::Egress,
             Feature::Ipv6,
+            Feature::ClusterNetworkPolicyNamedPorts,
+            Feature::ClusterNetworkPolicyEgressNetworkPeers,
         ]
         .into();
         let allowed = Allowed::new(&unsupported);
@@ -479,6 +614,32 @@ mod tests {
                 "case {case} needs {needs:?}:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn cluster_network_policies_are_generated_unless_declared_unsupported() {
+        let text = |unsupported: &BTreeSet<Feature>| {
+            let allowed = Allowed::new(unsupported);
+            (0..100)
+                .map(|case| to_yaml(&generate(5, case, &allowed)))
+                .collect::<String>()
+        };
+        let all = text(&BTreeSet::new());
+        for part in [
+            "tier: Admin",
+            "tier: Baseline",
+            "action: Pass",
+            "action: Deny",
+            "action: Accept",
+            "networks:",
+            "destinationNamedPort:",
+            "range:",
+            "- cnp:",
+        ] {
+            assert!(all.contains(part), "no case has {part}");
+        }
+        let none = text(&[Feature::ClusterNetworkPolicy].into());
+        assert!(!none.contains("ClusterNetworkPolicy"));
     }
 
     #[test]

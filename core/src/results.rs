@@ -36,6 +36,34 @@ pub struct Report {
     pub duration_ms: f64,
     pub summary: Summary,
     pub scenarios: Vec<ScenarioResult>,
+    /// `netpol fuzz --report DIR`: what the fuzz run exercised and found;
+    /// `scenarios` then holds the cases that did not agree with the model
+    /// (each disagreement's reproducer, errors, flakes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzz: Option<FuzzStats>,
+}
+
+/// What a fuzz run exercised and found (`report.json`'s `fuzz` object).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FuzzStats {
+    pub seed: u64,
+    /// Cases run.
+    pub cases: u64,
+    /// Probes judged against the model, in every case's first run.
+    pub probes: usize,
+    /// Cases whose disagreement came back when run again, shrunk and written out.
+    pub disagreements: usize,
+    /// Cases whose disagreement did not come back.
+    pub flaky: usize,
+    /// Cases the lab or the enforcer failed.
+    pub errors: usize,
+    /// Cases the loader rejected: bugs of the generator.
+    pub generator_bugs: usize,
+    pub cases_per_second: f64,
+    /// How many cases used each feature.
+    pub features: std::collections::BTreeMap<crate::features::Feature, u64>,
+    /// The reproducers written, one per disagreement.
+    pub reproducers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,6 +64,7 @@ impl ReportBuilder {
             duration_ms: self.started.elapsed().as_secs_f64() * 1e3,
             summary: Summary::of(&scenarios),
             scenarios,
+            fuzz: None,
         }
     }
 }

@@ -196,6 +196,7 @@ fn report() -> Report {
         duration_ms: 1234.0,
         summary: Summary::of(&scenarios),
         scenarios,
+        fuzz: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn simulate(files: &[PathBuf], require_expect: bool) -> Report {
         duration_ms: 1.0,
         summary: Summary::of(&scenarios),
         scenarios,
+        fuzz: None,
     }
 }
 

@@ -3,7 +3,6 @@
 //! the lab while the same disagreement persists, and written out as an
 //! ordinary scenario whose expectations are the model's, saying so.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use crate::cluster::{IpFamily, Protocol};
 use crate::enforcer::Enforcer;
 use crate::features::Feature;
 use crate::model::Model;
-use crate::results::{Observed, Outcome, ScenarioResult, Status};
+use crate::results::{FuzzStats, Observed, Outcome, ScenarioResult, Status};
 use crate::runner::{Event, RunOptions, run_scenario};
 use crate::scenario::{self, Scenario};
 use crate::stop;
@@ -98,21 +97,12 @@ pub struct Finding {
 pub struct CaseReport {
     pub case: u64,
     pub features: Vec<Feature>,
-    pub outcome: CaseOutcome,
-}
-
-/// What a fuzz run exercised and found.
-#[derive(Debug, Default)]
-pub struct FuzzSummary {
-    pub cases: u64,
+    /// Probes judged in the case's first run.
     pub probes: usize,
-    pub found: usize,
-    pub flaky: usize,
-    pub errors: usize,
-    pub generator_bugs: usize,
-    /// Cases that used each feature.
-    pub features: BTreeMap<Feature, u64>,
-    pub elapsed: Duration,
+    pub outcome: CaseOutcome,
+    /// For the reports, a case that did not agree: the reproducer's run
+    /// (a disagreement), or the case's own (a flake, an error).
+    pub result: Option<ScenarioResult>,
 }
 
 /// Runs the cases, `options.run.jobs` at a time, calling `each` as each
@@ -120,8 +110,8 @@ pub struct FuzzSummary {
 pub async fn fuzz(
     enforcer: &Enforcer,
     options: &FuzzOptions,
-    mut each: impl FnMut(&CaseReport),
-) -> FuzzSummary {
+    mut each: impl FnMut(CaseReport),
+) -> FuzzStats {
     let started = Instant::now();
     let numbers: Box<dyn Iterator<Item = u64> + Send> = match (options.only, options.cases) {
         (Some(k), _) => Box::new(std::iter::once(k)),
@@ -136,71 +126,90 @@ pub async fn fuzz(
             .is_some_and(|m| found.load(std::sync::atomic::Ordering::Relaxed) >= m);
         std::future::ready(!enough && options.time.is_none_or(|t| started.elapsed() < t))
     };
-    let mut summary = FuzzSummary::default();
+    let mut summary = FuzzStats {
+        seed: options.seed,
+        ..FuzzStats::default()
+    };
     let mut results = stop::until_stopped(futures::stream::iter(numbers))
         .take_while(in_time)
         .map(|case| async move { run_case(enforcer, options, case).await })
         .buffer_unordered(options.run.jobs.max(1));
     while let Some(report) = results.next().await {
         summary.cases += 1;
+        summary.probes += report.probes;
         for f in &report.features {
             *summary.features.entry(*f).or_default() += 1;
         }
         match &report.outcome {
-            CaseOutcome::Agreed { probes } => summary.probes += probes,
+            CaseOutcome::Agreed { .. } => {}
             CaseOutcome::GeneratorBug(_) => summary.generator_bugs += 1,
             CaseOutcome::Error(_) => summary.errors += 1,
             CaseOutcome::Flaky(_) => summary.flaky += 1,
-            CaseOutcome::Found(_) => {
-                summary.found += 1;
+            CaseOutcome::Found(f) => {
+                summary.disagreements += 1;
+                summary.reproducers.push(f.file.display().to_string());
                 found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
-        each(&report);
+        each(report);
     }
-    summary.elapsed = started.elapsed();
+    let seconds = started.elapsed().as_secs_f64();
+    if seconds > 0.0 {
+        summary.cases_per_second = summary.cases as f64 / seconds;
+    }
     summary
 }
 
 async fn run_case(enforcer: &Enforcer, options: &FuzzOptions, case: u64) -> CaseReport {
     let allowed = Allowed::new(&options.run.unsupported);
     let doc = generate(options.seed, case, &allowed);
-    let report = |features, outcome| CaseReport {
-        case,
-        features,
-        outcome,
-    };
     let s = match load(&doc) {
         Ok(s) => s,
         Err(e) => {
-            return report(
-                Vec::new(),
-                CaseOutcome::GeneratorBug(format!("{e}\n{}", to_yaml(&doc))),
-            );
+            return CaseReport {
+                case,
+                features: Vec::new(),
+                probes: 0,
+                outcome: CaseOutcome::GeneratorBug(format!("{e}\n{}", to_yaml(&doc))),
+                result: None,
+            };
         }
     };
     let features: Vec<Feature> = crate::features::needed(&s).into_iter().collect();
-    let result = run(&s, enforcer, options).await;
-    let outcome = match result.status {
-        Status::Pass => CaseOutcome::Agreed {
-            probes: result.rounds.iter().map(|r| r.probes.len()).sum(),
-        },
+    let mut result = run(&s, enforcer, options).await;
+    let probes = result.rounds.iter().map(|r| r.probes.len()).sum();
+    let (outcome, result) = match result.status {
+        Status::Pass => (CaseOutcome::Agreed { probes }, None),
         Status::Fail => {
             let first = disagreements(&result).remove(0);
             // A disagreement must come back before it is shrunk.
             let again = run(&s, enforcer, options).await;
             if disagreements(&again).contains(&first) {
                 match shrink(doc, &first, enforcer, options, case).await {
-                    Ok(finding) => CaseOutcome::Found(Box::new(finding)),
-                    Err(e) => CaseOutcome::Error(e),
+                    Ok((finding, reproduced)) => {
+                        (CaseOutcome::Found(Box::new(finding)), Some(reproduced))
+                    }
+                    Err(e) => (CaseOutcome::Error(e), Some(result)),
                 }
             } else {
-                CaseOutcome::Flaky(first)
+                result.message = Some(format!(
+                    "flaky: {first}, and not when the case was run again"
+                ));
+                (CaseOutcome::Flaky(first), Some(result))
             }
         }
-        _ => CaseOutcome::Error(result.message.unwrap_or_default()),
+        _ => (
+            CaseOutcome::Error(result.message.clone().unwrap_or_default()),
+            Some(result),
+        ),
     };
-    report(features, outcome)
+    CaseReport {
+        case,
+        features,
+        probes,
+        outcome,
+        result,
+    }
 }
 
 fn load(doc: &Value) -> Result<Scenario, String> {
@@ -238,14 +247,15 @@ fn disagreements(result: &ScenarioResult) -> Vec<Disagreement> {
 /// Makes `doc` as small as it goes while the enforcer still disagrees with
 /// the model on `target`: first only that probe, then one removal at a
 /// time (lists' elements, mappings' keys), kept when the disagreement
-/// stays. Then writes the reproducer.
+/// stays. Then writes the reproducer, and runs it once more for the
+/// reports.
 async fn shrink(
     mut doc: Value,
     target: &Disagreement,
     enforcer: &Enforcer,
     options: &FuzzOptions,
     case: u64,
-) -> Result<Finding, String> {
+) -> Result<(Finding, ScenarioResult), String> {
     let mut runs = 0;
     let still = |result: &ScenarioResult| disagreements(result).contains(target);
     // Only the probe that disagrees.
@@ -279,7 +289,12 @@ async fn shrink(
             }
         }
     }
-    reproducer(doc, target, enforcer, options, case, runs)
+    let finding = reproducer(doc, target, enforcer, options, case, runs)?;
+    let written = scenario::load(&finding.file)
+        .loaded
+        .map_err(|e| format!("the reproducer does not load (a bug of netpol fuzz): {e}"))?;
+    let reproduced = run(&written, enforcer, options).await;
+    Ok((finding, reproduced))
 }
 
 /// The document with only `target`'s probe.

@@ -207,6 +207,11 @@ pub(crate) struct FuzzArgs {
     /// Stop once N disagreements were found and shrunk.
     #[arg(long, value_name = "N")]
     max_found: Option<usize>,
+    /// Write the reports of the cases that did not agree (each disagreement's
+    /// reproducer, flakes, errors) into DIR, in the formats of `run`, with a
+    /// `fuzz` object in report.json (docs/report-format.md).
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

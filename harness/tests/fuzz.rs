@@ -9,7 +9,8 @@ use common::*;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netpol::fuzzer::{CaseOutcome, FuzzOptions, FuzzSummary, fuzz};
+use netpol::fuzzer::{CaseOutcome, FuzzOptions, fuzz};
+use netpol::results::FuzzStats;
 use netpol::results::Status;
 use netpol::runner::{RunOptions, run_scenario};
 
@@ -44,7 +45,7 @@ fn bent(name: &str, filter: &str) -> Script {
 async fn run_fuzz(
     enforcer: &netpol::enforcer::Enforcer,
     o: &FuzzOptions,
-) -> (FuzzSummary, Vec<PathBuf>) {
+) -> (FuzzStats, Vec<PathBuf>) {
     let mut files = Vec::new();
     let summary = fuzz(enforcer, o, |r| {
         if let CaseOutcome::Found(f) = &r.outcome {
@@ -64,7 +65,7 @@ async fn the_reference_enforcer_agrees_with_the_model_on_every_case() {
     assert_eq!(summary.cases, 30);
     assert_eq!(
         (
-            summary.found,
+            summary.disagreements,
             summary.flaky,
             summary.errors,
             summary.generator_bugs
@@ -81,27 +82,56 @@ async fn the_reference_enforcer_agrees_with_the_model_on_every_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realistic_bugs_are_found_shrunk_and_replayed() {
+    // (name, filter, seed, cases to search): each found well within them.
     let bugs = [
         (
             "no-except",
             "del(.networkPolicies[].spec.ingress[]?.from[]?.ipBlock.except) | del(.networkPolicies[].spec.egress[]?.to[]?.ipBlock.except)",
+            3,
+            40,
         ),
         (
             "ports-ignored",
             "del(.networkPolicies[].spec.ingress[]?.ports) | del(.networkPolicies[].spec.egress[]?.ports)",
+            1,
+            30,
+        ),
+        (
+            "and-read-as-or",
+            "(.networkPolicies[].spec | (.ingress[]?.from, .egress[]?.to)) |= (if . then [.[] | if .podSelector and .namespaceSelector then {podSelector}, {namespaceSelector} else . end] else . end)",
+            1,
+            60,
+        ),
+        (
+            "cnp-pass-as-accept",
+            "(.clusterNetworkPolicies[]?.spec | (.ingress[]?, .egress[]?) | .action) |= (if . == \"Pass\" then \"Accept\" else . end)",
+            1,
+            70,
+        ),
+        (
+            "cnp-baseline-as-admin",
+            "(.clusterNetworkPolicies[]?.spec.tier) |= \"Admin\"",
+            1,
+            50,
+        ),
+        (
+            "cnp-priority-reversed",
+            "(.clusterNetworkPolicies[]?.spec.priority) |= (1000 - .)",
+            3,
+            40,
         ),
     ];
-    for (name, filter) in bugs {
+    for (name, filter, seed, cases) in bugs {
         let script = bent(name, filter);
         let broken = script
             .start(Duration::from_secs(60))
             .await
             .expect("version");
         let out = std::env::temp_dir().join(format!("netpol-fuzz-{name}-{}", std::process::id()));
-        let (summary, files) = run_fuzz(&broken, &options(1, 60, out.clone())).await;
+        let (summary, files) = run_fuzz(&broken, &options(seed, cases, out.clone())).await;
         assert!(
-            summary.found > 0,
-            "{name}: not found in 60 cases: {summary:?}"
+            summary.disagreements > 0,
+            "{name}: not found in {cases} cases: {summary:?}"
         );
         assert_eq!(summary.generator_bugs, 0);
         // The reproducer replays: the broken plugin fails it, the reference passes it.
@@ -125,4 +155,47 @@ async fn realistic_bugs_are_found_shrunk_and_replayed() {
         assert_eq!(fixed.status, Status::Pass, "{name}: {:?}", fixed.message);
         let _ = std::fs::remove_dir_all(&out);
     }
+}
+
+/// `netpol fuzz --report DIR`: the run's figures in a `fuzz` object, and
+/// the reproducer of each disagreement among the scenarios, as it failed.
+#[test]
+fn a_fuzz_report_carries_the_run_and_each_reproducer() {
+    let script = bent(
+        "and-read-as-or",
+        "(.networkPolicies[].spec | (.ingress[]?.from, .egress[]?.to)) |= (if . then [.[] | if .podSelector and .namespaceSelector then {podSelector}, {namespaceSelector} else . end] else . end)",
+    );
+    let dir = std::env::temp_dir().join(format!("netpol-fuzz-report-{}", std::process::id()));
+    let (out, report) = (dir.join("out"), dir.join("report"));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["fuzz", "-q", "--seed", "1", "--cases", "40", "--max-found", "1"])
+        .arg("--enforcer")
+        .arg(script.path())
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(&report)
+        .status()
+        .expect("netpol runs");
+    assert_eq!(status.code(), Some(1), "a disagreement fails the run");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let fuzz = &json["fuzz"];
+    assert_eq!(fuzz["seed"], 1);
+    assert_eq!(fuzz["disagreements"], 1, "{fuzz}");
+    assert!(fuzz["probes"].as_u64().unwrap() > 1000, "{fuzz}");
+    assert!(fuzz["features"]["egress"].as_u64().unwrap() > 0, "{fuzz}");
+    let reproducer = fuzz["reproducers"][0].as_str().expect("one reproducer");
+    let failed: Vec<&serde_json::Value> = json["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["file"] == reproducer)
+        .collect();
+    assert_eq!(failed.len(), 1, "the reproducer is among the scenarios");
+    assert_eq!(failed[0]["status"], "fail");
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("| fuzz found | 1 disagreement, 0 flaky, 0 errors, 0 generator bugs |"), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,6 +41,9 @@ pub fn header_rows(report: &Report) -> Vec<(&'static str, String)> {
             crate::features::list(&report.unsupported_features),
         ));
     }
+    if let Some(f) = &report.fuzz {
+        rows.extend(super::fuzz_rows(f));
+    }
     rows.push(("date", report.started_at.clone()));
     rows.push(("duration", format!("{:.2} s", report.duration_ms / 1e3)));
     rows

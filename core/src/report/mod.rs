@@ -10,7 +10,7 @@ pub mod truth_table;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use crate::results::{Counts, Mode, Report};
+use crate::results::{Counts, FuzzStats, Mode, Report};
 
 /// What the probed scenarios of a run tested: `enforcer NAME VERSION`,
 /// `enforcer none` (a run where nothing programs the lab), or the
@@ -63,6 +63,49 @@ pub fn capitalized(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// A fuzz run's figures, as header rows: its scenarios are only the cases
+/// that did not agree, so these say what was run in all.
+pub fn fuzz_rows(f: &FuzzStats) -> Vec<(&'static str, String)> {
+    let features: Vec<String> = f.features.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let mut rows = vec![
+        ("fuzz seed", f.seed.to_string()),
+        (
+            "fuzz cases",
+            format!(
+                "{} ({:.1} per second), {} probes",
+                f.cases, f.cases_per_second, f.probes
+            ),
+        ),
+        (
+            "fuzz found",
+            format!(
+                "{}, {} flaky, {}, {}",
+                plural(f.disagreements, "disagreement"),
+                f.flaky,
+                plural(f.errors, "error"),
+                plural(f.generator_bugs, "generator bug")
+            ),
+        ),
+        (
+            "fuzz cases per feature",
+            if features.is_empty() {
+                "none".to_string()
+            } else {
+                features.join(", ")
+            },
+        ),
+    ];
+    if !f.reproducers.is_empty() {
+        rows.push(("fuzz reproducers", f.reproducers.join(", ")));
+    }
+    rows
+}
+
+/// `1 error`, `2 errors`.
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// What the loader checks are, as every format names them.

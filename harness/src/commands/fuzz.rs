@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use netpol::features::Profile;
-use netpol::fuzzer::{CaseOutcome, CaseReport, FuzzOptions, FuzzSummary, fuzz};
+use netpol::fuzzer::{CaseOutcome, CaseReport, FuzzOptions, fuzz};
 use netpol::report::terminal::Verbosity;
+use netpol::results::{FuzzStats, Mode};
 use netpol::runner::RunOptions;
+use netpol_core::run::ReportBuilder;
 
-use super::{Result, usage};
+use super::{Result, check_report_dir, usage};
 use crate::{FuzzArgs, exit};
 
 pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
@@ -19,6 +21,7 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
         .map(Profile::load)
         .transpose()
         .map_err(usage)?;
+    check_report_dir(args.report.as_deref())?;
     // Before any thread: an ordinary user's run enters a user namespace.
     super::rootless::acquire(false, verbosity)?;
     let (runtime, enforcer, context) = super::start_enforcer(
@@ -59,17 +62,23 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
             (None, None, None) => String::new(),
         }
     );
+    // The reports list the cases that did not agree, in case order.
+    let mut reports = ReportBuilder::new(Mode::Run, context);
     let summary = runtime.block_on(fuzz(&enforcer, &options, |report| {
-        show(report, verbosity, &replay_flags(args));
+        show(&report, verbosity, &replay_flags(args));
+        if let Some(result) = report.result {
+            reports.add(usize::try_from(report.case).unwrap_or(usize::MAX), result);
+        }
     }));
-    print_summary(seed, &summary);
-    Ok(
-        if summary.found + summary.flaky + summary.errors + summary.generator_bugs == 0 {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    )
+    print_summary(&summary);
+    let clean =
+        summary.disagreements + summary.flaky + summary.errors + summary.generator_bugs == 0;
+    if args.report.is_some() {
+        let mut report = reports.finish();
+        report.fuzz = Some(summary);
+        super::finish(&report, args.report.as_deref())?;
+    }
+    Ok(if clean { exit::OK } else { exit::FAILED })
 }
 
 /// One case as it ends: nothing for an agreeing one (but with `-v`),
@@ -120,19 +129,15 @@ fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) {
     }
 }
 
-fn print_summary(seed: u64, summary: &FuzzSummary) {
-    let seconds = summary.elapsed.as_secs_f64();
+fn print_summary(summary: &FuzzStats) {
     println!(
-        "fuzz: seed {seed}: {} cases ({:.1} per second), {} probes agreed; {} disagreement{}, {} flaky, {} error{}, {} generator bug{}",
+        "fuzz: seed {}: {} cases ({:.1} per second), {} probes; {} disagreement{}, {} flaky, {} error{}, {} generator bug{}",
+        summary.seed,
         summary.cases,
-        if seconds > 0.0 {
-            summary.cases as f64 / seconds
-        } else {
-            0.0
-        },
+        summary.cases_per_second,
         summary.probes,
-        summary.found,
-        if summary.found == 1 { "" } else { "s" },
+        summary.disagreements,
+        if summary.disagreements == 1 { "" } else { "s" },
         summary.flaky,
         summary.errors,
         if summary.errors == 1 { "" } else { "s" },
