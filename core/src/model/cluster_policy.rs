@@ -92,7 +92,7 @@ pub enum TierDecision {
     Undefined {
         priority: i32,
         policies: Vec<String>,
-        actions: Vec<String>,
+        actions: Vec<Action>,
     },
 }
 
@@ -128,7 +128,11 @@ impl fmt::Display for TierDecision {
                 f,
                 "implementation-defined: {} (priority {priority}) match with actions {}",
                 policies.join(" and "),
-                actions.join(" and ")
+                actions
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             ),
         }
     }
@@ -454,10 +458,7 @@ pub(super) fn decide(
             return TierDecision::Undefined {
                 priority: policy.priority,
                 policies: matched.iter().map(|(p, _)| p.name.clone()).collect(),
-                actions: matched
-                    .iter()
-                    .map(|(_, r)| r.action.as_str().to_string())
-                    .collect(),
+                actions: matched.iter().map(|(_, r)| r.action).collect(),
             };
         }
         return TierDecision::Matched {

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::cluster_policy::{self, Gress, TierDecision};
-use super::{Decided, Model, Rule};
+use super::{Model, Rule};
 use crate::cluster::Endpoint;
 use crate::probe::Probe;
 use netpol_protocol::cnp::{Action, Tier};
@@ -156,7 +156,10 @@ impl Model<'_> {
         let Some(pod) = self.pod_of(g, probe) else {
             return np;
         };
-        let allowed = self.decide(g, probe) == Decided::Allowed;
+        let allowed = {
+            let d = self.decide(g, probe);
+            d.allowed && !d.denied
+        };
         let tier =
             |t| cluster_policy::decide(self.cluster, &self.cluster_policies, t, g, pod, probe);
         let admin = tier(Tier::Admin);

@@ -37,13 +37,33 @@ pub struct Model<'c> {
     cluster_policies: Vec<cluster_policy::CompiledCnp>,
 }
 
-/// One direction of a probe, decided by walking the tiers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Decided {
-    Allowed,
-    Denied,
-    /// Two policies of one tier and priority disagree.
-    Undefined,
+/// The verdicts the spec leaves possible for one direction of a probe (or
+/// the connection): one, or both where the walk reaches a tie between
+/// ClusterNetworkPolicies of one tier and priority (described in `ties`).
+#[derive(Clone, Debug, Default)]
+struct Possible {
+    allowed: bool,
+    denied: bool,
+    ties: Vec<String>,
+}
+
+impl Possible {
+    fn of(allowed: bool) -> Possible {
+        Possible {
+            allowed,
+            denied: !allowed,
+            ties: Vec::new(),
+        }
+    }
+
+    /// Either of two.
+    fn or(self, other: Possible) -> Possible {
+        Possible {
+            allowed: self.allowed || other.allowed,
+            denied: self.denied || other.denied,
+            ties: [self.ties, other.ties].concat(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -173,33 +193,13 @@ impl<'c> Model<'c> {
         Ok(model)
     }
 
-    /// Why the spec gives no verdict for `probe` (two ClusterNetworkPolicies
-    /// of one tier and priority matching it with different actions), or
-    /// `None` when it gives one.
+    /// Why the spec gives no verdict for `probe`: two ClusterNetworkPolicies
+    /// of one tier and priority match it with different actions, the walk
+    /// reaches them, and the connection's verdict depends on which the
+    /// implementation takes first. `None` when the spec gives one verdict.
     pub fn undefined(&self, probe: &Probe) -> Option<String> {
-        if probe.is_self() {
-            return None;
-        }
-        [Gress::Egress, Gress::Ingress].into_iter().find_map(|g| {
-            let pod = self.pod_of(g, probe)?;
-            [Tier::Admin, Tier::Baseline]
-                .into_iter()
-                .find_map(|tier| {
-                    match cluster_policy::decide(
-                        self.cluster,
-                        &self.cluster_policies,
-                        tier,
-                        g,
-                        pod,
-                        probe,
-                    ) {
-                        d @ TierDecision::Undefined { .. } => {
-                            Some(format!("{} tier, {d}", tier.as_str()))
-                        }
-                        _ => None,
-                    }
-                })
-        })
+        let v = self.verdicts(probe);
+        (v.allowed && v.denied).then(|| v.ties.join("; "))
     }
 
     /// Whether a ClusterNetworkPolicy of the round applies to `pod`.
@@ -226,21 +226,37 @@ impl<'c> Model<'c> {
     /// connection: its replies are never judged apart from it.
     // rule: stateful-replies
     pub fn allows(&self, probe: &Probe) -> bool {
+        let v = self.verdicts(probe);
+        v.allowed && !v.denied
+    }
+
+    /// The verdicts the spec leaves possible for the connection: it is
+    /// allowed only if both directions are.
+    fn verdicts(&self, probe: &Probe) -> Possible {
         // rule: self-traffic ("a pod can always reach itself").
         // rule: family-exceptions (by identity, not address: in every family)
         // rule: cnp-self-traffic (the same holds under ClusterNetworkPolicy)
+        if probe.is_self() {
+            return Possible::of(true);
+        }
         // rule: egress-and-ingress, cnp-directions
-        probe.is_self()
-            || (self.decide(Gress::Egress, probe) == Decided::Allowed
-                && self.decide(Gress::Ingress, probe) == Decided::Allowed)
+        let (e, i) = (
+            self.decide(Gress::Egress, probe),
+            self.decide(Gress::Ingress, probe),
+        );
+        Possible {
+            allowed: e.allowed && i.allowed,
+            denied: e.denied || i.denied,
+            ties: [e.ties, i.ties].concat(),
+        }
     }
 
     /// One direction: the Admin tier, then NetworkPolicies, then the
     /// Baseline tier, then the default (allowed).
     // rule: cnp-tiers
-    fn decide(&self, g: Gress, probe: &Probe) -> Decided {
+    fn decide(&self, g: Gress, probe: &Probe) -> Possible {
         let Some(pod) = self.pod_of(g, probe) else {
-            return Decided::Allowed;
+            return Possible::of(true);
         };
         let own_node = match g {
             Gress::Egress => probe.to == Endpoint::Node(self.cluster.pods[pod].node),
@@ -248,53 +264,57 @@ impl<'c> Model<'c> {
         };
         // rule: own-node (kept under ClusterNetworkPolicy: see the notes)
         if own_node {
-            return Decided::Allowed;
+            return Possible::of(true);
         }
-        let tier =
-            |t| cluster_policy::decide(self.cluster, &self.cluster_policies, t, g, pod, probe);
-        match tier(Tier::Admin) {
-            TierDecision::Undefined { .. } => return Decided::Undefined,
+        self.cluster_tier(Tier::Admin, g, pod, probe)
+    }
+
+    /// A ClusterNetworkPolicy tier and what follows it. At a tie (same
+    /// priority, different actions) every action the tie allows is followed.
+    fn cluster_tier(&self, tier: Tier, g: Gress, pod: usize, probe: &Probe) -> Possible {
+        let after = |action: Action| match action {
             // rule: cnp-accept, cnp-deny
-            TierDecision::Matched {
-                action: Action::Accept,
-                ..
-            } => return Decided::Allowed,
-            TierDecision::Matched {
-                action: Action::Deny,
-                ..
-            } => return Decided::Denied,
-            // rule: cnp-pass (on to the NetworkPolicy tier)
-            TierDecision::Matched {
-                action: Action::Pass,
-                ..
+            Action::Accept => Possible::of(true),
+            Action::Deny => Possible::of(false),
+            // rule: cnp-pass (on to the NetworkPolicy tier; Baseline's Pass
+            // goes on to the default: allowed)
+            Action::Pass => self.after_tier(tier, g, pod, probe),
+        };
+        let d = cluster_policy::decide(self.cluster, &self.cluster_policies, tier, g, pod, probe);
+        match &d {
+            TierDecision::NoMatch => self.after_tier(tier, g, pod, probe),
+            TierDecision::Matched { action, .. } => after(*action),
+            // rule: cnp-same-priority (a tie matters only where the walk
+            // reaches it and its actions lead to different verdicts)
+            TierDecision::Undefined { actions, .. } => {
+                let mut possible = Possible::default();
+                for a in actions {
+                    possible = possible.or(after(*a));
+                }
+                possible.ties.push(format!("{} tier, {d}", tier.as_str()));
+                possible
             }
-            | TierDecision::NoMatch => {}
+        }
+    }
+
+    /// What comes after `tier`: the NetworkPolicy tier after Admin, the
+    /// default (allowed) after Baseline.
+    fn after_tier(&self, tier: Tier, g: Gress, pod: usize, probe: &Probe) -> Possible {
+        if tier == Tier::Baseline {
+            return Possible::of(true);
         }
         // rule: cnp-networkpolicy-tier
         let isolating = match g {
             Gress::Egress => &self.egress_isolating[pod],
             Gress::Ingress => &self.ingress_isolating[pod],
         };
-        if !isolating.is_empty() {
-            let allowed = match g {
-                Gress::Egress => self.egress_allows(probe),
-                Gress::Ingress => self.ingress_allows(probe),
-            };
-            return if allowed {
-                Decided::Allowed
-            } else {
-                Decided::Denied
-            };
+        if isolating.is_empty() {
+            return self.cluster_tier(Tier::Baseline, g, pod, probe);
         }
-        match tier(Tier::Baseline) {
-            TierDecision::Undefined { .. } => Decided::Undefined,
-            TierDecision::Matched {
-                action: Action::Deny,
-                ..
-            } => Decided::Denied,
-            // Baseline's Pass goes on to the default: allowed.
-            TierDecision::Matched { .. } | TierDecision::NoMatch => Decided::Allowed,
-        }
+        Possible::of(match g {
+            Gress::Egress => self.egress_allows(probe),
+            Gress::Ingress => self.ingress_allows(probe),
+        })
     }
 
     /// Egress from the source, if it is a pod.

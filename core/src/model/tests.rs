@@ -781,6 +781,61 @@ fn cnp_same_priority_with_different_actions_is_an_error_naming_both() {
 }
 
 #[test]
+fn a_tie_matters_only_where_the_walk_reaches_it_and_the_verdict_depends_on_it() {
+    let c = Cluster::standard();
+    let cnp = |name: &str, tier: &str, priority: i32, gress: &str, action: &str| {
+        let peers = if gress == "ingress" { "from" } else { "to" };
+        cluster_policy(
+            name,
+            json!({"tier": tier, "priority": priority, "subject": {"namespaces": {}},
+                   gress: [{"action": action, peers: [{"namespaces": {}}]}]}),
+        )
+    };
+    let tied = |tier: &str, gress: &str, actions: [&str; 2]| {
+        vec![
+            cnp("t1", tier, 5, gress, actions[0]),
+            cnp("t2", tier, 5, gress, actions[1]),
+        ]
+    };
+    let p = probe(&c, "y/a -> x/a 80/TCP");
+    let undefined = |np: &[Policy], cnps: &[ClusterPolicy]| {
+        Model::new(&c, np, cnps).unwrap().undefined(&p).is_some()
+    };
+    // (cnp-same-priority, cnp-tiers)
+    assert!(undefined(&[], &tied("Baseline", "ingress", ["Accept", "Deny"])));
+    let mut shadowed = tied("Baseline", "ingress", ["Accept", "Deny"]);
+    shadowed.push(cnp("admin", "Admin", 1, "ingress", "Deny"));
+    assert!(
+        !undefined(&[], &shadowed),
+        "an Admin Deny decides before Baseline"
+    );
+    let isolating = policy("x", "deny-all", json!({"podSelector": {}}));
+    assert!(
+        !undefined(
+            &[isolating],
+            &tied("Baseline", "ingress", ["Accept", "Deny"])
+        ),
+        "a NetworkPolicy isolating x/a decides before Baseline"
+    );
+    let mut other_direction = tied("Admin", "ingress", ["Accept", "Deny"]);
+    other_direction.push(cnp("egress-deny", "Admin", 1, "egress", "Deny"));
+    assert!(
+        !undefined(&[], &other_direction),
+        "the egress is denied whichever ingress policy decides"
+    );
+    assert!(
+        !undefined(&[], &tied("Admin", "ingress", ["Accept", "Pass"])),
+        "Accept, or Pass on to tiers that allow: allowed either way"
+    );
+    let mut pass_to_deny = tied("Admin", "ingress", ["Accept", "Pass"]);
+    pass_to_deny.push(cnp("baseline", "Baseline", 1, "ingress", "Deny"));
+    assert!(
+        undefined(&[], &pass_to_deny),
+        "Accept, or Pass on to a Baseline Deny"
+    );
+}
+
+#[test]
 fn cnp_peers_of_an_unknown_kind_fail_closed() {
     let c = Cluster::standard();
     let rule = |action: &str| {
