@@ -199,6 +199,10 @@ pub const RULES: &[(&str, &str)] = &[
         "cnp-self-traffic",
         "a pod reaching its own address is not subject to ClusterNetworkPolicy",
     ),
+    (
+        "cnp-own-node",
+        "traffic between a pod and its own node is subject to ClusterNetworkPolicy; the NetworkPolicy tier exempts it",
+    ),
 ];
 
 /// The one-line summary of rule `id`, `None` for an unknown id.

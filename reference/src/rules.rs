@@ -40,9 +40,14 @@
 //! field (0x60000: 0x20000 Accept, 0x40000 Deny, 0x60000 Pass, 0 no rule
 //! matched); each is cleared before it is used.
 //!
-//! Traffic between a pod and its own node never crosses FORWARD (INPUT and
-//! OUTPUT are left alone), nor does a pod's traffic to itself: both are
-//! always allowed, as the spec says.
+//! Traffic between a pod and its own node never crosses FORWARD, nor does a
+//! pod's traffic to itself. NetworkPolicy exempts both. ClusterNetworkPolicy
+//! exempts only the second: where a ClusterNetworkPolicy tier applies to a
+//! pod, its traffic with its own node is taken in INPUT (pod to node,
+//! NETPOL-INPUT -> NETPOL-NODE-OUT-j) and OUTPUT (node to pod, NETPOL-OUTPUT
+//! -> NETPOL-NODE-IN-j): the pod's tiers, with the NetworkPolicy tier
+//! allowing where it isolates the pod. Without ClusterNetworkPolicies INPUT
+//! and OUTPUT are left alone.
 //!
 //! The IPv6 table has the same layout with IPv6 addresses; ipBlocks and
 //! `networks` of the other family are left out of a table (they match
@@ -265,8 +270,8 @@ pub fn node_rules<'a>(
 
     b.chain("NETPOL-FORWARD");
     b.chain("NETPOL-DENY");
-    // rule: own-node, self-traffic, cnp-self-traffic (only FORWARD is
-    // filtered: neither crosses it).
+    // rule: own-node, self-traffic, cnp-self-traffic (neither crosses
+    // FORWARD; own-node traffic under ClusterNetworkPolicy: below).
     // rule: family-exceptions (in each family's table alike)
     b.rule(
         "FORWARD",
@@ -317,6 +322,19 @@ pub fn node_rules<'a>(
         // rule: egress-and-ingress, cnp-directions
         for direction in [Direction::Egress, Direction::Ingress] {
             b.pod_chain(j, pod, direction, &policies)?;
+        }
+    }
+
+    // rule: cnp-own-node (traffic between a pod and its own node crosses
+    // INPUT and OUTPUT, not FORWARD: ClusterNetworkPolicy applies there too)
+    for (j, pod) in state
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.node == node)
+    {
+        for direction in [Direction::Egress, Direction::Ingress] {
+            b.own_node_chain(j, pod, direction, &policies)?;
         }
     }
 
@@ -421,6 +439,121 @@ impl Builder<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Pod `j`'s chain of `direction` for traffic with its own node, if a
+    /// ClusterNetworkPolicy tier applies to it there: the tiers as in
+    /// `pod_chain`, but the NetworkPolicy tier, where it isolates the pod,
+    /// allows (NetworkPolicy's own-node exemption) and Baseline is not
+    /// reached. Egress (pod to node) is taken in INPUT, ingress (node to
+    /// pod, from the node's own address) in OUTPUT.
+    // rule: cnp-own-node, own-node
+    fn own_node_chain(
+        &mut self,
+        j: usize,
+        pod: &Pod,
+        direction: Direction,
+        policies: &[PolicyView<'_>],
+    ) -> Result<(), RulesError> {
+        let admin = self.applied(pod, Tier::Admin, direction)?;
+        let baseline = self.applied(pod, Tier::Baseline, direction)?;
+        if admin.is_empty() && baseline.is_empty() {
+            return Ok(());
+        }
+        let mut isolated = false;
+        for policy in policies {
+            let rules = match direction {
+                Direction::Ingress => policy.ingress.as_ref(),
+                Direction::Egress => policy.egress.as_ref(),
+            };
+            isolated |= rules.is_some() && selects(policy, pod)?;
+        }
+        let hook = self.own_node_hook(direction);
+        let chain = format!("NETPOL-NODE-{}-{j}", direction.chain());
+        let (iface, what, from_node) = match direction {
+            Direction::Egress => ("-i", "egress of", Vec::new()),
+            // Only the node's own packets: not the resets and ICMP errors
+            // it sends for other traffic (they carry other sources).
+            Direction::Ingress => {
+                let node = self.state.nodes.iter().find(|n| n.name == self.node);
+                let ips = node.map(|n| self.own_family(n.ip, &n.ips));
+                let sources = ips
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|ip| format!(" -s {}", host(ip)))
+                    .collect();
+                ("-o", "ingress to", sources)
+            }
+        };
+        let sources = if from_node.is_empty() {
+            vec![String::new()]
+        } else {
+            from_node
+        };
+        for source in sources {
+            self.rule(
+                &hook,
+                &format!(
+                    "{iface} {}{source} -m comment --comment \"{what} {}/{} with its node\" -j {chain}",
+                    pod.host_veth, pod.namespace, pod.name
+                ),
+            );
+        }
+        self.chain(&chain);
+        if !admin.is_empty() {
+            self.tier_chain(&chain, Tier::Admin, &admin, direction)?;
+            // rule: cnp-accept
+            self.rule(
+                &chain,
+                &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
+            );
+            // rule: cnp-deny
+            self.rule(
+                &chain,
+                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
+            );
+        }
+        if isolated {
+            // rule: own-node, cnp-networkpolicy-tier (exempt, and final)
+            self.rule(&chain, "-j RETURN");
+            return Ok(());
+        }
+        if !baseline.is_empty() {
+            self.tier_chain(&chain, Tier::Baseline, &baseline, direction)?;
+            self.rule(
+                &chain,
+                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
+            );
+        }
+        Ok(())
+    }
+
+    /// NETPOL-INPUT (egress to the node) or NETPOL-OUTPUT (ingress from
+    /// it), made on first use: replies and neighbour discovery pass.
+    fn own_node_hook(&mut self, direction: Direction) -> String {
+        let (builtin, hook) = match direction {
+            Direction::Egress => ("INPUT", "NETPOL-INPUT"),
+            Direction::Ingress => ("OUTPUT", "NETPOL-OUTPUT"),
+        };
+        if !self.chains.iter().any(|c| c == hook) {
+            self.chain(hook);
+            self.rule(
+                builtin,
+                &format!("-m comment --comment \"netpol reference enforcer\" -j {hook}"),
+            );
+            // rule: stateful-replies
+            self.rule(hook, "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+            if self.family == IpFamily::IPv6 {
+                // rule: family-exceptions
+                for icmp6_type in 133..=137 {
+                    self.rule(
+                        hook,
+                        &format!("-p ipv6-icmp -m icmp6 --icmpv6-type {icmp6_type} -j ACCEPT"),
+                    );
+                }
+            }
+        }
+        hook.to_string()
     }
 
     fn chain(&mut self, name: &str) {

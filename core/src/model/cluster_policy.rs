@@ -232,6 +232,17 @@ impl Compiler<'_> {
             Some(n) => format!("{direction}[{index}] ({n})"),
             None => format!("{direction}[{index}]"),
         };
+        // A peer of a newer API (no field known) fails closed: a Deny or
+        // Pass rule becomes "Deny all" (the API's words); in an Accept rule
+        // the peer matches nothing (`CnpRule::peer_matches`).
+        if action != Action::Accept && peers.iter().any(|p| matches!(p, CnpPeer::Unknown)) {
+            return Ok(CnpRule {
+                label,
+                action: Action::Deny,
+                peers: vec![CnpPeer::Unknown],
+                protocols: None,
+            });
+        }
         let protocols = protocols
             .map(|list| {
                 list.iter()
@@ -369,7 +380,8 @@ impl Compiler<'_> {
 impl CnpRule {
     /// Whether the rule applies to traffic whose other end is `peer`.
     /// A peer of an unknown kind fails closed: matches nothing in an Accept
-    /// rule, everything in a Deny or Pass rule.
+    /// rule, everything in a Deny rule (a Pass rule with one is compiled
+    /// as "Deny all").
     /// `peer` is the other end of `probe`; networks match its address of the
     /// probe's family.
     fn peer_matches(&self, cluster: &Cluster, peer: Endpoint, probe: &Probe) -> bool {

@@ -98,11 +98,19 @@ impl Model<'_> {
                 ingress: Direction::SelfTraffic,
             };
         }
-        let egress = match probe.from {
-            Endpoint::Pod(src) if probe.to == Endpoint::Node(c.pods[src].node) => {
+        // NetworkPolicy's exemption of a pod's own node (where it isolates).
+        let own_node = |pod: usize, other: Endpoint, isolating: &[usize]| {
+            (other == Endpoint::Node(c.pods[pod].node) && !isolating.is_empty()).then(|| {
                 Direction::OwnNode {
-                    node: c.nodes[c.pods[src].node].name.clone(),
+                    node: c.nodes[c.pods[pod].node].name.clone(),
                 }
+            })
+        };
+        let egress = match probe.from {
+            Endpoint::Pod(src)
+                if let Some(d) = own_node(src, probe.to, &self.egress_isolating[src]) =>
+            {
+                d
             }
             Endpoint::Pod(src) => self.direction(
                 &self.egress_isolating[src],
@@ -116,10 +124,10 @@ impl Model<'_> {
             },
         };
         let ingress = match probe.to {
-            Endpoint::Pod(dst) if probe.from == Endpoint::Node(c.pods[dst].node) => {
-                Direction::OwnNode {
-                    node: c.nodes[c.pods[dst].node].name.clone(),
-                }
+            Endpoint::Pod(dst)
+                if let Some(d) = own_node(dst, probe.from, &self.ingress_isolating[dst]) =>
+            {
+                d
             }
             Endpoint::Pod(dst) => self.direction(
                 &self.ingress_isolating[dst],
@@ -148,7 +156,9 @@ impl Model<'_> {
         if self.cluster_policies.is_empty()
             || !matches!(
                 np,
-                Direction::NotIsolated { .. } | Direction::Isolated { .. }
+                Direction::NotIsolated { .. }
+                    | Direction::Isolated { .. }
+                    | Direction::OwnNode { .. }
             )
         {
             return np;
@@ -236,7 +246,7 @@ impl fmt::Display for Direction {
             Direction::SelfTraffic => f.write_str("a pod can always reach itself"),
             Direction::OwnNode { node } => write!(
                 f,
-                "traffic between a pod and its own node ({node}) is always allowed"
+                "traffic between a pod and its own node ({node}) is exempt from NetworkPolicy"
             ),
             Direction::NotIsolated { pod } => write!(
                 f,

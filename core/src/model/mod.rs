@@ -258,14 +258,9 @@ impl<'c> Model<'c> {
         let Some(pod) = self.pod_of(g, probe) else {
             return Possible::of(true);
         };
-        let own_node = match g {
-            Gress::Egress => probe.to == Endpoint::Node(self.cluster.pods[pod].node),
-            Gress::Ingress => probe.from == Endpoint::Node(self.cluster.pods[pod].node),
-        };
-        // rule: own-node (kept under ClusterNetworkPolicy: see the notes)
-        if own_node {
-            return Possible::of(true);
-        }
+        // rule: cnp-own-node (no exemption from ClusterNetworkPolicy: the
+        // own-node exemption is NetworkPolicy's, in `egress_allows` and
+        // `ingress_allows`, the NetworkPolicy tier)
         self.cluster_tier(Tier::Admin, g, pod, probe)
     }
 

@@ -802,7 +802,10 @@ fn a_tie_matters_only_where_the_walk_reaches_it_and_the_verdict_depends_on_it() 
         Model::new(&c, np, cnps).unwrap().undefined(&p).is_some()
     };
     // (cnp-same-priority, cnp-tiers)
-    assert!(undefined(&[], &tied("Baseline", "ingress", ["Accept", "Deny"])));
+    assert!(undefined(
+        &[],
+        &tied("Baseline", "ingress", ["Accept", "Deny"])
+    ));
     let mut shadowed = tied("Baseline", "ingress", ["Accept", "Deny"]);
     shadowed.push(cnp("admin", "Admin", 1, "ingress", "Deny"));
     assert!(
@@ -836,6 +839,48 @@ fn a_tie_matters_only_where_the_walk_reaches_it_and_the_verdict_depends_on_it() 
 }
 
 #[test]
+fn cnp_gives_own_node_traffic_no_exemption_but_the_networkpolicy_tier_does() {
+    let c = Cluster::standard();
+    let deny_nodes = |action: &str| {
+        cluster_policy(
+            "x-no-nodes",
+            json!({"tier": "Admin", "priority": 1, "subject": {"namespaces": {"matchLabels": {"ns": "x"}}},
+                   "egress": [{"action": action, "to": [{"nodes": {}}]}]}),
+        )
+    };
+    // (cnp-own-node) x/a runs on node-1.
+    check_cnp(
+        &c,
+        &[deny_nodes("Deny")],
+        &[
+            ("x/a -> node:node-1 80/TCP", false, "its own node, denied"),
+            ("x/a -> node:node-2 80/TCP", false, "another node, denied"),
+        ],
+    );
+    // (own-node, cnp-networkpolicy-tier) Pass on to a NetworkPolicy that isolates x/a.
+    let deny_egress = policy(
+        "x",
+        "deny-egress",
+        json!({"podSelector": {}, "policyTypes": ["Egress"]}),
+    );
+    let model = Model::new(&c, &[deny_egress], &[deny_nodes("Pass")]).unwrap();
+    for (text, want) in [
+        ("x/a -> node:node-1 80/TCP", true),
+        ("x/a -> node:node-2 80/TCP", false),
+    ] {
+        let p = probe(&c, text);
+        let explained = model.explain(&p);
+        assert_eq!(model.allows(&p), want, "{text}: {explained}");
+        assert_eq!(explained.allowed, want, "{text}: {explained}");
+    }
+    let own = model.explain(&probe(&c, "x/a -> node:node-1 80/TCP"));
+    assert!(
+        own.egress.to_string().contains("exempt from NetworkPolicy"),
+        "{own}"
+    );
+}
+
+#[test]
 fn cnp_peers_of_an_unknown_kind_fail_closed() {
     let c = Cluster::standard();
     let rule = |action: &str| {
@@ -856,6 +901,21 @@ fn cnp_peers_of_an_unknown_kind_fail_closed() {
             "y/a -> x/a 80/TCP",
             false,
             "the Accept matches nothing, the Deny decides",
+        )],
+    );
+    let mut pass = rule("Pass");
+    pass["ingress"][0]["from"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"namespaces": {"matchLabels": {"ns": "z"}}}));
+    pass["ingress"][0]["protocols"] = json!([{"tcp": {"destinationPort": {"number": 81}}}]);
+    check_cnp(
+        &c,
+        &[cluster_policy("unknown-pass", pass)],
+        &[(
+            "y/a -> x/a 80/TCP",
+            false,
+            "a Pass rule with an unknown peer is \"Deny all\": every peer, every port",
         )],
     );
     check_cnp(

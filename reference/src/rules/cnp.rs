@@ -57,6 +57,17 @@ struct Peer<'a> {
     domain_names: Option<&'a [String]>,
 }
 
+impl Peer<'_> {
+    /// No field known here is set: a peer of a newer API.
+    fn is_unknown(&self) -> bool {
+        self.namespaces.is_none()
+            && self.pods.is_none()
+            && self.nodes.is_none()
+            && self.networks.is_none()
+            && self.domain_names.is_none()
+    }
+}
+
 impl<'a> From<&'a IngressPeer> for Peer<'a> {
     fn from(p: &'a IngressPeer) -> Self {
         Peer {
@@ -123,7 +134,8 @@ enum Matches {
 
 /// A peer or protocol entry that sets no field known here (one of a newer
 /// API) fails closed, as the API says: in an `Accept` rule it matches
-/// nothing, in a `Deny` or `Pass` rule everything (`docs/spec-notes.md`).
+/// nothing, in a `Deny` or `Pass` rule everything (and a peer makes such a
+/// rule "Deny all", in `cnp_rule_chain`).
 fn fail_closed(action: Action) -> Matches {
     match action {
         Action::Accept => Matches::These(Vec::new()),
@@ -337,6 +349,13 @@ impl<'a> Builder<'a> {
         direction: Direction,
     ) -> Result<(), RulesError> {
         self.chain(chain);
+        // A peer of a newer API in a Deny or Pass rule: the API says to
+        // treat the whole rule as "Deny all".
+        if rule.action != Action::Accept && rule.peers.iter().any(Peer::is_unknown) {
+            let deny = format!("MARK --set-xmark {}/{VERDICT_MASK}", verdict(Action::Deny));
+            self.rule(chain, &format!("-j {deny}"));
+            return Ok(());
+        }
         let mark = format!("MARK --set-xmark {}/{VERDICT_MASK}", verdict(rule.action));
         let target = match rule.protocols {
             // rule: cnp-protocols (absent: every protocol and port)
@@ -379,12 +398,7 @@ impl<'a> Builder<'a> {
         action: Action,
         policy: &str,
     ) -> Result<Matches, RulesError> {
-        if peer.namespaces.is_none()
-            && peer.pods.is_none()
-            && peer.nodes.is_none()
-            && peer.networks.is_none()
-            && peer.domain_names.is_none()
-        {
+        if peer.is_unknown() {
             return Ok(fail_closed(action));
         }
         // rule: cnp-peer-pods (pods' addresses, in every namespace: never a

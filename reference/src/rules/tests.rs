@@ -394,7 +394,8 @@ fn cnp_protocols_number_range_and_named_port() {
 #[test]
 fn cnp_peers_of_a_newer_api_fail_closed() {
     // `{}` is a peer of a newer API (the CRD forbids it): an Accept rule
-    // matches nothing, a Deny or Pass rule everything. domainNames match no
+    // matches nothing, a Deny or Pass rule becomes "Deny all" (the Pass
+    // rule's UDP 53 is ignored: it denies everything). domainNames match no
     // address in the lab.
     let s = with_cnps(
         vec![],
@@ -490,8 +491,8 @@ fn cnp_chains_are_shared_by_the_pods_of_a_node() {
     assert_eq!(table.matches(":NETPOL-CNP0-OUT ").count(), 1);
     assert_eq!(
         table.matches("-j NETPOL-CNP0-OUT\n").count(),
-        2,
-        "x/a and y/a"
+        4,
+        "x/a and y/a, each in FORWARD and with its own node"
     );
     assert!(!table.contains("NETPOL-CNP0-IN"), "no ingress rules");
 }
