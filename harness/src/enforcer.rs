@@ -108,7 +108,14 @@ pub struct Plugin {
     args: Vec<String>,
     timeout: Duration,
     pub info: VersionInfo,
+    /// `sync` calls in a row that timed out, over every lab of the run
+    /// (shared by the clones): see [`Enforcer::unresponsive`].
+    sync_timeouts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// After this many `sync` calls in a row time out, the run stops: a plugin
+/// that never answers would cost the full timeout on every scenario.
+pub const SYNC_TIMEOUTS_BEFORE_STOP: usize = 3;
 
 /// An enforcer ready for a run.
 #[derive(Debug, Clone)]
@@ -118,6 +125,22 @@ pub enum Enforcer {
 }
 
 impl Enforcer {
+    /// Why the run should stop: the plugin's last
+    /// [`SYNC_TIMEOUTS_BEFORE_STOP`] `sync` calls all timed out.
+    pub fn unresponsive(&self) -> Option<String> {
+        let Enforcer::Plugin(p) = self else {
+            return None;
+        };
+        let n = p.sync_timeouts.load(std::sync::atomic::Ordering::Relaxed);
+        (n >= SYNC_TIMEOUTS_BEFORE_STOP).then(|| {
+            format!(
+                "enforcer {}: {n} `sync` calls in a row did not finish within {:?} (--enforcer-timeout); it is not answering, so the run stopped",
+                p.label(),
+                p.timeout
+            )
+        })
+    }
+
     /// Resolves `spec` and, for a plugin, asks its version. `args` go before
     /// the command on every call; `timeout` bounds every call.
     pub async fn start(
@@ -160,6 +183,7 @@ impl Plugin {
             program,
             args,
             timeout,
+            sync_timeouts: std::sync::Arc::default(),
             info: VersionInfo {
                 name: String::new(),
                 version: String::new(),
@@ -211,13 +235,20 @@ impl Plugin {
 
     /// Makes the dataplane enforce `state`; returns how long it took.
     pub async fn sync(&self, state: &LabState<'_>) -> Result<Duration, EnforcerError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let t = Instant::now();
-        self.call(
-            state.pids,
-            "sync",
-            &serde_json::to_vec(&state.document).expect("the state serializes"),
-        )
-        .await?;
+        let result = self
+            .call(
+                state.pids,
+                "sync",
+                &serde_json::to_vec(&state.document).expect("the state serializes"),
+            )
+            .await;
+        match &result {
+            Err(EnforcerError::Timeout { .. }) => self.sync_timeouts.fetch_add(1, Relaxed),
+            _ => self.sync_timeouts.swap(0, Relaxed),
+        };
+        result?;
         Ok(t.elapsed())
     }
 

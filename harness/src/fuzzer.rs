@@ -106,7 +106,8 @@ pub struct CaseReport {
 }
 
 /// Runs the cases, `options.run.jobs` at a time, calling `each` as each
-/// ends, until the count or the time is reached or the run is stopped.
+/// ends, until the count or the time is reached, the run is stopped, or
+/// the enforcer stops answering (`Enforcer::unresponsive`).
 pub async fn fuzz(
     enforcer: &Enforcer,
     options: &FuzzOptions,
@@ -124,7 +125,11 @@ pub async fn fuzz(
         let enough = options
             .max_found
             .is_some_and(|m| found.load(std::sync::atomic::Ordering::Relaxed) >= m);
-        std::future::ready(!enough && options.time.is_none_or(|t| started.elapsed() < t))
+        std::future::ready(
+            !enough
+                && enforcer.unresponsive().is_none()
+                && options.time.is_none_or(|t| started.elapsed() < t),
+        )
     };
     let mut summary = FuzzStats {
         seed: options.seed,

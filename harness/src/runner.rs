@@ -238,9 +238,11 @@ pub async fn run_suite(
         options
             .max_failures
             .is_none_or(|max| failures.load(std::sync::atomic::Ordering::Relaxed) < max)
+            && enforcer.unresponsive().is_none()
     };
     // SIGINT or SIGTERM: no more scenarios start; see `crate::stop`. Nor
-    // once `max_failures` scenarios failed.
+    // once `max_failures` scenarios failed, or the enforcer stopped
+    // answering (`Enforcer::unresponsive`).
     let results = stop::until_stopped(futures::stream::iter(loaded.iter().enumerate()))
         .take_while(move |_| std::future::ready(below_limit()))
         .map(|(index, l)| async move { (index, run_entry(l, enforcer, options, events).await) })

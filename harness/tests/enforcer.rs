@@ -265,3 +265,36 @@ fn fail_fast_stops_starting_scenarios_after_the_first_failure() {
         "{stdout}"
     );
 }
+
+/// A plugin that never answers `sync` costs three timeouts, not one per
+/// scenario: the run stops with one clear error (exit 3), no flag needed.
+#[test]
+fn a_plugin_whose_syncs_keep_timing_out_stops_the_run() {
+    require_root();
+    let script = Script::new(
+        "never-answers",
+        &format!("case $1 in version) echo '{VERSION}';; sync) sleep 30;; esac"),
+    );
+    let dir = repo().join("scenarios/default-policies");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["run", "--jobs", "1", "--enforcer-timeout", "0.5"])
+        .args(["--enforcer", "/bin/sh"])
+        .arg(format!("--enforcer-arg={}", script.path().display()))
+        .arg(&dir)
+        .output()
+        .expect("netpol runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.matches("ERROR").count(),
+        3,
+        "three scenarios ran: {stdout}"
+    );
+    assert!(
+        stderr.contains("3 `sync` calls in a row did not finish within 500ms")
+            && stderr.contains(&format!("{} scenarios not run", files - 3)),
+        "{stderr}"
+    );
+}

@@ -168,7 +168,16 @@ fn a_fuzz_report_carries_the_run_and_each_reproducer() {
     let dir = std::env::temp_dir().join(format!("netpol-fuzz-report-{}", std::process::id()));
     let (out, report) = (dir.join("out"), dir.join("report"));
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
-        .args(["fuzz", "-q", "--seed", "1", "--cases", "40", "--max-found", "1"])
+        .args([
+            "fuzz",
+            "-q",
+            "--seed",
+            "1",
+            "--cases",
+            "40",
+            "--max-found",
+            "1",
+        ])
         .arg("--enforcer")
         .arg(script.path())
         .arg("--out")
@@ -196,6 +205,9 @@ fn a_fuzz_report_carries_the_run_and_each_reproducer() {
     assert_eq!(failed.len(), 1, "the reproducer is among the scenarios");
     assert_eq!(failed[0]["status"], "fail");
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
-    assert!(md.contains("| fuzz found | 1 disagreement, 0 flaky, 0 errors, 0 generator bugs |"), "{md}");
+    assert!(
+        md.contains("| fuzz found | 1 disagreement, 0 flaky, 0 errors, 0 generator bugs |"),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,6 +71,9 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
         }
     }));
     print_summary(&summary);
+    if let Some(why) = enforcer.unresponsive() {
+        eprintln!("netpol: {why}");
+    }
     let clean =
         summary.disagreements + summary.flaky + summary.errors + summary.generator_bugs == 0;
     if args.report.is_some() {

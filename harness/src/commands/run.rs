@@ -82,6 +82,14 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
     match end.map_err(|e| Failure::Run(anyhow::anyhow!("cannot listen to signals: {e}")))? {
         SuiteEnd::Completed(report) => {
             let not_run = loaded.len() - report.scenarios.len();
+            if let Some(why) = enforcer.unresponsive().filter(|_| not_run > 0) {
+                console.finish(&report);
+                finish(&report, args.report.as_deref())?;
+                return Err(Failure::Run(anyhow::anyhow!(
+                    "{why}: {not_run} scenario{} not run, and not in the reports",
+                    if not_run == 1 { "" } else { "s" }
+                )));
+            }
             if not_run > 0 {
                 console.note(&format!(
                     "stopped after {} failed or errored scenario{} (--max-failures / --fail-fast): {not_run} scenario{} not run, and not in the reports\n",
