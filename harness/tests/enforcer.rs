@@ -298,3 +298,34 @@ fn a_plugin_whose_syncs_keep_timing_out_stops_the_run() {
         "{stderr}"
     );
 }
+
+/// A long failing run: the mismatches of the first ten failed scenarios as
+/// they finish, then every failed one listed in one line each next to the
+/// totals.
+#[test]
+fn a_long_failing_run_lists_its_failures_next_to_the_totals() {
+    require_root();
+    let script = Script::new(
+        "always-fails",
+        &format!("case $1 in version) echo '{VERSION}';; sync) echo 'sync-broken' >&2; exit 3;; esac"),
+    );
+    let dir = repo().join("scenarios/ipblock");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["run", "--enforcer", "/bin/sh"])
+        .arg(format!("--enforcer-arg={}", script.path().display()))
+        .arg(&dir)
+        .output()
+        .expect("netpol runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert!(files > 10, "enough scenarios to be long");
+    assert_eq!(
+        stdout.matches("sync-broken").count(),
+        10,
+        "details of the first ten only: {stdout}"
+    );
+    let (_, summary) = stdout
+        .split_once(&format!("{files} scenarios failed or errored"))
+        .expect("the list of failures");
+    assert_eq!(summary.matches("\n  ERROR ").count(), files, "{summary}");
+}

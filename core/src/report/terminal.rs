@@ -239,7 +239,14 @@ pub struct Console {
     verbosity: Verbosity,
     bar: indicatif::ProgressBar,
     probes: usize,
+    /// The line of every scenario that failed or errored, for the summary.
+    problems: Vec<String>,
 }
+
+/// Failed or errored scenarios whose mismatches are printed as they finish;
+/// past these, a long failing run prints each one's line only (all with
+/// `-v`), and the reports have every mismatch.
+const DETAILED_PROBLEMS: usize = 10;
 
 impl Console {
     pub fn new(verbosity: Verbosity, scenarios: usize) -> Console {
@@ -258,6 +265,7 @@ impl Console {
             verbosity,
             bar,
             probes: 0,
+            problems: Vec::new(),
         }
     }
 
@@ -278,8 +286,15 @@ impl Console {
         if self.verbosity >= Verbosity::Verbose && r.lab.is_some() {
             let _ = writeln!(out, "{}", timings(r));
         }
-        if problem || (self.verbosity >= Verbosity::Verbose && r.status == Status::Unsupported) {
+        let detailed =
+            self.problems.len() < DETAILED_PROBLEMS || self.verbosity >= Verbosity::Verbose;
+        if (problem && detailed)
+            || (self.verbosity >= Verbosity::Verbose && r.status == Status::Unsupported)
+        {
             out.push_str(&details(r));
+        }
+        if problem {
+            self.problems.push(scenario_line(r));
         }
         self.print(&out);
         self.probes += r.rounds.iter().map(|x| x.probes.len()).sum::<usize>();
@@ -301,6 +316,19 @@ impl Console {
     pub fn finish(&self, report: &Report) {
         self.bar.finish_and_clear();
         let mut out = String::new();
+        // A long failing run: the list of what failed, one line each, next
+        // to the totals rather than thousands of lines up.
+        if self.problems.len() > DETAILED_PROBLEMS {
+            let _ = writeln!(
+                out,
+                "\n{} scenarios failed or errored (the mismatches of the first {DETAILED_PROBLEMS} are above; -v prints them all, and --report DIR writes every one):",
+                self.problems.len()
+            );
+            for line in &self.problems {
+                let _ = writeln!(out, "  {line}");
+            }
+            out.push('\n');
+        }
         if self.verbosity >= Verbosity::Normal && report.summary.enforcer.scenarios > 0 {
             let _ = writeln!(out, "{}", tag_table(report));
         }
