@@ -11,7 +11,7 @@ use crate::expect::Verdict;
 use crate::model::Model;
 use crate::probe::Probe;
 use crate::results::{
-    ExpectationSource, Observed, ProbeResult, RoundResult, ScenarioResult, Status,
+    ExpectationSource, Observed, Outcome, ProbeResult, RoundResult, ScenarioResult, Status,
 };
 use crate::scenario::{Round, Scenario};
 use crate::suite::{Entry, Loaded};
@@ -64,7 +64,7 @@ pub fn judge_round(
     duration_ms: f64,
 ) -> RoundResult {
     let cluster = &round.cluster;
-    let results = probes
+    let results: Vec<ProbeResult> = probes
         .iter()
         .zip(observations)
         .map(|(probe, observation)| {
@@ -104,8 +104,32 @@ pub fn judge_round(
         },
         sync_ms: None,
         duration_ms,
+        policies: results
+            .iter()
+            .any(|p| p.result != Outcome::Pass)
+            .then(|| policies_yaml(round)),
         probes: results,
     }
+}
+
+/// The round's policies as a file would hold them: a YAML list.
+fn policies_yaml(round: &Round) -> String {
+    let objects: Vec<serde_json::Value> = round
+        .policies
+        .iter()
+        .map(|p| serde_json::to_value(&p.object))
+        .chain(
+            round
+                .cluster_policies
+                .iter()
+                .map(|p| serde_json::to_value(&p.object)),
+        )
+        .filter_map(Result::ok)
+        .collect();
+    if objects.is_empty() {
+        return "[]  # no policy in force\n".to_string();
+    }
+    serde_saphyr::to_string(&objects).unwrap_or_default()
 }
 
 /// Why a scenario is not probed: its status (`unsupported` or `error`) and

@@ -384,6 +384,11 @@ pub struct RoundResult {
     /// How long the probes of the round took.
     pub duration_ms: f64,
     pub probes: Vec<ProbeResult>,
+    /// A round with a probe that did not pass: the policies in force, as
+    /// YAML (NetworkPolicies, then ClusterNetworkPolicies), for the reports
+    /// to show beside its truth table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<String>,
 }
 
 impl RoundResult {
@@ -595,6 +600,7 @@ mod tests {
             sync_ms: None,
             duration_ms: 0.0,
             probes: Vec::new(),
+            policies: None,
         };
         assert_eq!(ScenarioResult::status_of(&[empty]), Status::Error);
     }
@@ -607,6 +613,7 @@ mod tests {
             sync_ms: None,
             duration_ms: 0.0,
             probes: Vec::new(),
+            policies: None,
         };
         let mut r = result("a", &[], Status::Pass, false);
         assert_eq!(r.model_note(), None);

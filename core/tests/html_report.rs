@@ -51,6 +51,7 @@ fn round(name: &str, ports: &[(u16, Protocol)]) -> RoundResult {
         sync_ms: Some(3.5),
         duration_ms: 10.0,
         probes,
+        policies: None,
     }
 }
 
@@ -129,6 +130,7 @@ fn report() -> Report {
         Verdict::Allowed,
         "EXPLAIN-TWO: x/a is not isolated",
     );
+    initial.policies = Some("- kind: NetworkPolicy\n  metadata: {name: <allow-a>}\n".into());
     let mut fail = scenario("deny-ingress-broken", Status::Fail, vec![initial, step]);
     fail.description =
         Some("Wrong on purpose: <script>alert(\"pwned\")</script> & 'quoted'.".into());
@@ -328,6 +330,29 @@ fn renders_the_structure() {
 }
 
 /// The whole matrix (133 scenarios, ~30 000 probes) stays well under 2 MB.
+#[test]
+fn a_failing_round_shows_its_policies_beside_its_truth_tables() {
+    let html = html::render(&report());
+    let policies = pos(&html, "<summary>Policies in force</summary>");
+    assert!(
+        html[policies..]
+            .contains("<pre>- kind: NetworkPolicy\n  metadata: {name: &lt;allow-a&gt;}"),
+        "escaped YAML"
+    );
+    // In the round's row of tables (`.ts`), before its mismatch list.
+    let row = html[..policies]
+        .rfind("<div class=ts>")
+        .expect("the tables' row");
+    assert!(!html[row..policies].contains("</div>\n<details class=mm"));
+    let mismatches = row
+        + html[row..]
+            .find("<details class=mm")
+            .expect("a mismatch list");
+    assert!(policies < mismatches, "before the mismatch list");
+    let md = netpol_core::report::markdown::render(&report());
+    assert!(md.contains("<summary>Policies in force in round <code>initial</code></summary>\n\n```yaml\n- kind: NetworkPolicy"));
+}
+
 #[test]
 fn the_full_matrix_stays_small() {
     let mut r = report();

@@ -60,6 +60,9 @@ table{border-collapse:collapse}
 .se{background-image:linear-gradient(135deg,#1f2328 7px,transparent 7px)}
 .ts{display:flex;flex-wrap:wrap;gap:.8rem 1.6rem;align-items:flex-start;margin:.3rem 0}
 .ts>.w{min-width:0}
+.po{min-width:0;max-width:44rem;flex:1 1 22rem}
+.po>summary{cursor:pointer;font-weight:600}
+.po pre{max-height:32rem;overflow:auto;font-size:.85em}
 .st{display:inline-block;padding:0 .45em;border-radius:3px;font-size:12px;font-weight:700;vertical-align:1px}
 .st.p{background:#1a7f37;color:#fff}
 .st.f{background:#cf222e;color:#fff}
@@ -84,7 +87,8 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;border:1px so
 .mm li{margin:.25rem 0;overflow-wrap:anywhere}
 .mm li:target{background:#fff8c5}
 .ex{white-space:pre-wrap;color:#424a53;font-size:.92em}
-.ix{columns:18rem;margin:.3rem 0}
+.ix{columns:18rem;column-gap:2rem;margin:.3rem 0;padding-left:0;list-style-position:inside}
+.ix li{break-inside:avoid}
 "#;
 
 /// After load: checks that no table sticks out of the page, except inside
@@ -554,6 +558,14 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
         let tables = truth_table::tables(round);
         for (ti, t) in tables.iter().enumerate() {
             table(h, &format!("{i}-{ri}-{ti}"), &round.name, t, observer);
+        }
+        // Beside the tables: what was in force when they went wrong.
+        if let Some(yaml) = &round.policies {
+            let _ = writeln!(
+                h,
+                "<details class=po open><summary>Policies in force</summary><pre>{}</pre></details>",
+                escape(yaml)
+            );
         }
         h.push_str("</div>\n");
         for (ti, t) in tables.iter().enumerate() {

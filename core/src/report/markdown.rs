@@ -188,6 +188,13 @@ fn failure(md: &mut String, r: &ScenarioResult) {
                 let _ = writeln!(md, "| **{src}** | {} |", cells.join(" | "));
             }
         }
+        if let Some(yaml) = &round.policies {
+            let _ = writeln!(
+                md,
+                "\n<details><summary>Policies in force in round <code>{}</code></summary>\n\n```yaml\n{}```\n\n</details>",
+                round.name, yaml
+            );
+        }
     }
     let text = mismatch_text(r);
     if !text.is_empty() {

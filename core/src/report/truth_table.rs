@@ -178,6 +178,7 @@ mod tests {
             expectation: ExpectationSource::Scenario,
             sync_ms: None,
             duration_ms: 0.0,
+            policies: None,
             probes: vec![
                 probe("x/a", "x/a", Verdict::Allowed, Observed::Allowed),
                 probe("x/a", "x/b", Verdict::Denied, Observed::Allowed),
@@ -210,6 +211,7 @@ mod tests {
             expectation: ExpectationSource::Scenario,
             sync_ms: None,
             duration_ms: 0.0,
+            policies: None,
             probes: vec![
                 probe("x/a", "x/b", Verdict::Allowed, Observed::Allowed),
                 v6(probe("x/a", "x/b", Verdict::Denied, Observed::Allowed)),
