@@ -307,7 +307,9 @@ fn a_long_failing_run_lists_its_failures_next_to_the_totals() {
     require_root();
     let script = Script::new(
         "always-fails",
-        &format!("case $1 in version) echo '{VERSION}';; sync) echo 'sync-broken' >&2; exit 3;; esac"),
+        &format!(
+            "case $1 in version) echo '{VERSION}';; sync) echo 'sync-broken' >&2; exit 3;; esac"
+        ),
     );
     let dir = repo().join("scenarios/ipblock");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
