@@ -122,39 +122,62 @@ async fn realistic_bugs_are_found_shrunk_and_replayed() {
         ),
     ];
     for (name, filter, seed, cases) in bugs {
-        let script = bent(name, filter);
-        let broken = script
-            .start(Duration::from_secs(60))
-            .await
-            .expect("version");
-        let out = std::env::temp_dir().join(format!("netpol-fuzz-{name}-{}", std::process::id()));
-        let (summary, files) = run_fuzz(&broken, &options(seed, cases, out.clone())).await;
-        assert!(
-            summary.disagreements > 0,
-            "{name}: not found in {cases} cases: {summary:?}"
-        );
-        assert_eq!(summary.generator_bugs, 0);
-        // The reproducer replays: the broken plugin fails it, the reference passes it.
-        let s = netpol::scenario::load(&files[0])
-            .loaded
-            .expect("the reproducer loads");
-        assert!(
-            s.description
-                .as_deref()
-                .unwrap_or_default()
-                .contains("Expectations from the model")
-        );
-        let with_bug = run_scenario(&s, &broken, &RunOptions::default(), &events()).await;
-        assert_eq!(
-            with_bug.status,
-            Status::Fail,
-            "{name}: {:?}",
-            with_bug.message
-        );
-        let fixed = run_scenario(&s, &reference().await, &RunOptions::default(), &events()).await;
-        assert_eq!(fixed.status, Status::Pass, "{name}: {:?}", fixed.message);
-        let _ = std::fs::remove_dir_all(&out);
+        found_shrunk_and_replayed(name, &bent(name, filter), seed, cases).await;
     }
+}
+
+/// A bug no filter of the state expresses: a plugin that drops the
+/// stateful rule after the reference's sync, so replies meet the policies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_without_stateful_replies_is_found_too() {
+    let netpol = env!("CARGO_BIN_EXE_netpol");
+    let script = Script::reading_input(
+        "stateless-replies",
+        &format!(
+            "case \"$1\" in version) {netpol} reference-enforcer version;; \
+             sync) state=$(cat); printf '%s' \"$state\" | {netpol} reference-enforcer sync || exit $?; \
+               for ns in $(printf '%s' \"$state\" | jq -r '.nodes[].netns'); do for t in iptables ip6tables; do \
+                 nsenter --net=\"$ns\" $t -D NETPOL-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null; \
+               done; done; exit 0;; \
+             *) {netpol} reference-enforcer \"$1\";; esac"
+        ),
+    );
+    found_shrunk_and_replayed("stateless-replies", &script, 1, 10).await;
+}
+
+/// Fuzzing `script` finds a disagreement within `cases` of `seed`, and its
+/// reproducer replays: the broken plugin fails it, the reference passes it.
+async fn found_shrunk_and_replayed(name: &str, script: &Script, seed: u64, cases: u64) {
+    let broken = script
+        .start(Duration::from_secs(60))
+        .await
+        .expect("version");
+    let out = std::env::temp_dir().join(format!("netpol-fuzz-{name}-{}", std::process::id()));
+    let (summary, files) = run_fuzz(&broken, &options(seed, cases, out.clone())).await;
+    assert!(
+        summary.disagreements > 0,
+        "{name}: not found in {cases} cases: {summary:?}"
+    );
+    assert_eq!(summary.generator_bugs, 0);
+    let s = netpol::scenario::load(&files[0])
+        .loaded
+        .expect("the reproducer loads");
+    assert!(
+        s.description
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Expectations from the model")
+    );
+    let with_bug = run_scenario(&s, &broken, &RunOptions::default(), &events()).await;
+    assert_eq!(
+        with_bug.status,
+        Status::Fail,
+        "{name}: {:?}",
+        with_bug.message
+    );
+    let fixed = run_scenario(&s, &reference().await, &RunOptions::default(), &events()).await;
+    assert_eq!(fixed.status, Status::Pass, "{name}: {:?}", fixed.message);
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// `netpol fuzz --report DIR`: the run's figures in a `fuzz` object, and
