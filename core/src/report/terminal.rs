@@ -243,6 +243,60 @@ pub struct Console {
     problems: Vec<String>,
 }
 
+/// The progress of `netpol fuzz`, on stderr when it is a terminal: cases
+/// (of the number asked for, or against the clock), probes, disagreements
+/// and cases per second.
+#[derive(Debug)]
+pub struct FuzzBar {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+}
+
+impl FuzzBar {
+    pub fn new(cases: Option<u64>) -> FuzzBar {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            cases,
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let template = if cases.is_some() {
+            "{bar:30} {pos}/{len} cases, {msg} [{elapsed}]"
+        } else {
+            "{spinner} {pos} cases, {msg} [{elapsed}]"
+        };
+        bar.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+        FuzzBar {
+            bar,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// After each case: the totals so far.
+    pub fn update(&self, cases: u64, probes: usize, disagreements: usize) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let rate = if seconds > 0.0 {
+            cases as f64 / seconds
+        } else {
+            0.0
+        };
+        self.bar.set_position(cases);
+        self.bar.set_message(format!(
+            "{probes} probes, {disagreements} disagreement{}, {rate:.1} cases/s",
+            if disagreements == 1 { "" } else { "s" }
+        ));
+    }
+
+    /// Prints above the bar.
+    pub fn println(&self, text: &str) {
+        if !text.is_empty() {
+            self.bar.suspend(|| print!("{text}"));
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Failed or errored scenarios whose mismatches are printed as they finish;
 /// past these, a long failing run prints each one's line only (all with
 /// `-v`), and the reports have every mismatch.

@@ -2,11 +2,12 @@
 //! disagreement as it is found and shrunk, and a summary of what was
 //! exercised.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use netpol::features::Profile;
 use netpol::fuzzer::{CaseOutcome, CaseReport, FuzzOptions, fuzz};
-use netpol::report::terminal::Verbosity;
+use netpol::report::terminal::{FuzzBar, Verbosity};
 use netpol::results::{FuzzStats, Mode};
 use netpol::runner::RunOptions;
 use netpol_core::run::ReportBuilder;
@@ -64,12 +65,19 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
     );
     // The reports list the cases that did not agree, in case order.
     let mut reports = ReportBuilder::new(Mode::Run, context);
+    let bar = FuzzBar::new(options.only.map(|_| 1).or(options.cases));
+    let (mut cases, mut probes, mut found) = (0, 0, 0);
     let summary = runtime.block_on(fuzz(&enforcer, &options, |report| {
-        show(&report, verbosity, &replay_flags(args));
+        bar.println(&show(&report, verbosity, &replay_flags(args)));
+        cases += 1;
+        probes += report.probes;
+        found += usize::from(matches!(report.outcome, CaseOutcome::Found(_)));
+        bar.update(cases, probes, found);
         if let Some(result) = report.result {
             reports.add(usize::try_from(report.case).unwrap_or(usize::MAX), result);
         }
     }));
+    bar.finish();
     print_summary(&summary);
     if let Some(why) = enforcer.unresponsive() {
         eprintln!("netpol: {why}");
@@ -98,22 +106,32 @@ fn replay_flags(args: &FuzzArgs) -> String {
         .join(" ")
 }
 
-fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) {
+fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) -> String {
     let case = report.case;
+    let mut out = String::new();
     match &report.outcome {
         CaseOutcome::Agreed { probes } if verbosity >= Verbosity::Verbose => {
-            println!("case {case}: {probes} probes, all as the model says");
+            let _ = writeln!(out, "case {case}: {probes} probes, all as the model says");
         }
         CaseOutcome::Agreed { .. } => {}
         CaseOutcome::GeneratorBug(e) => {
-            println!("case {case}: GENERATOR BUG (a scenario the loader rejects):\n{e}");
+            let _ = writeln!(
+                out,
+                "case {case}: GENERATOR BUG (a scenario the loader rejects):\n{e}"
+            );
         }
-        CaseOutcome::Error(e) => println!("case {case}: ERROR {e}"),
+        CaseOutcome::Error(e) => {
+            let _ = writeln!(out, "case {case}: ERROR {e}");
+        }
         CaseOutcome::Flaky(d) => {
-            println!("case {case}: FLAKY {d} (it did not come back when run again)");
+            let _ = writeln!(
+                out,
+                "case {case}: FLAKY {d} (it did not come back when run again)"
+            );
         }
         CaseOutcome::Found(f) => {
-            println!(
+            let _ = writeln!(
+                out,
                 "case {case}: DISAGREEMENT {}\n  shrunk in {} lab runs to {} polic{}: {}\n  model: {}\n  replay: netpol run {} {enforcer}",
                 f.disagreement,
                 f.runs,
@@ -125,11 +143,12 @@ fn show(report: &CaseReport, verbosity: Verbosity, enforcer: &str) {
             );
             if verbosity != Verbosity::Quiet {
                 for line in f.yaml.lines() {
-                    println!("    {line}");
+                    let _ = writeln!(out, "    {line}");
                 }
             }
         }
     }
+    out
 }
 
 fn print_summary(summary: &FuzzStats) {
