@@ -103,6 +103,24 @@ async fn realistic_bugs_are_found_shrunk_and_replayed() {
             60,
         ),
         (
+            "sctp-as-tcp",
+            "(.networkPolicies[].spec | (.ingress[]?, .egress[]?) | .ports[]? | .protocol) |= (if . == \"SCTP\" then \"TCP\" else . end)",
+            1,
+            10,
+        ),
+        (
+            "policy-types-ignored",
+            "del(.networkPolicies[].spec.policyTypes)",
+            1,
+            10,
+        ),
+        (
+            "end-port-ignored",
+            "del(.networkPolicies[].spec | (.ingress[]?, .egress[]?) | .ports[]? | .endPort)",
+            1,
+            10,
+        ),
+        (
             "cnp-pass-as-accept",
             "(.clusterNetworkPolicies[]?.spec | (.ingress[]?, .egress[]?) | .action) |= (if . == \"Pass\" then \"Accept\" else . end)",
             1,
