@@ -5,7 +5,10 @@
 # it is given (as a plugin that misreads the API would): ipBlock excepts
 # ignored, rule ports ignored, a peer's podSelector AND namespaceSelector
 # read as OR, SCTP enforced as TCP, policyTypes ignored, endPort ignored,
-# labels read once and never again, deleted policies still enforced.
+# labels read once and never again, deleted policies still enforced,
+# ClusterNetworkPolicy Pass read as Accept, Baseline read as Admin,
+# priorities reversed; and, in the rules rather than the state, replies not
+# let through (the stateful rule deleted after each sync).
 # For each, `netpol run scenarios/` must fail (exit 1) with at least one
 # failed scenario (a wrong verdict, not only errors). Exit status: 0 every bug caught, 1 some bug passed the
 # matrix, 2 usage. Needs root (or a user namespace) and jq.
@@ -26,6 +29,9 @@ declare -A bugs=(
   [sctp-as-tcp]='(.networkPolicies[].spec | (.ingress[]?, .egress[]?) | .ports[]? | .protocol) |= (if . == "SCTP" then "TCP" else . end)'
   [policy-types-ignored]='del(.networkPolicies[].spec.policyTypes)'
   [end-port-ignored]='del(.networkPolicies[].spec | (.ingress[]?, .egress[]?) | .ports[]? | .endPort)'
+  [cnp-pass-as-accept]='(.clusterNetworkPolicies[]?.spec | (.ingress[]?, .egress[]?) | .action) |= (if . == "Pass" then "Accept" else . end)'
+  [cnp-baseline-as-admin]='(.clusterNetworkPolicies[]?.spec.tier) |= "Admin"'
+  [cnp-priority-reversed]='(.clusterNetworkPolicies[]?.spec.priority) |= (1000 - .)'
 )
 # Bugs that need memory across a lab's calls: the first state's labels,
 # or every policy ever seen.
@@ -57,6 +63,20 @@ EOF
     merged=\$(printf '%s' "\$state" | jq -c --slurpfile s "\$saved" '\$s[0] as \$saved | .networkPolicies as \$cur | $stale_policies')
     printf '%s' "\$merged" | jq -c '{networkPolicies}' > "\$saved"
     printf '%s' "\$merged" | "$netpol" reference-enforcer "\$1" ;;
+EOF
+      ;;
+    stateless)
+      # After the reference's sync, the rule that lets replies through is
+      # gone: a bug of the rules, not of how the state is read.
+      cat >> "$f" <<EOF
+    printf '%s' "\$state" | "$netpol" reference-enforcer "\$1" || exit \$?
+    if [ "\$1" = sync ]; then
+      for ns in \$(printf '%s' "\$state" | jq -r '.nodes[].netns'); do
+        for t in iptables ip6tables; do
+          nsenter --net="\$ns" \$t -D NETPOL-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null
+        done
+      done
+    fi ;;
 EOF
       ;;
     *)
@@ -93,6 +113,7 @@ for name in "${!bugs[@]}"; do
 done
 check labels-read-once "$(plugin labels-read-once '' labels)"
 check deleted-policies-kept "$(plugin deleted-policies-kept '' policies)"
+check stateless-replies "$(plugin stateless-replies '' stateless)"
 
 if [ "$missed" -gt 0 ]; then
   echo "bent-plugins: $missed bug(s) passed the matrix" >&2
