@@ -199,13 +199,11 @@ fn verbose_shows_each_plugin_call_and_how_it_ended() {
             "case $1 in version) echo '{VERSION}';; sync) echo 'no such chain' >&2; exit 3;; esac"
         ),
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
-        // Through /bin/sh: see `Script::start` ("Text file busy").
-        .args(["run", "-v", "--jobs", "1", "--enforcer", "/bin/sh"])
-        .arg(format!("--enforcer-arg={}", script.path().display()))
-        .arg(repo().join("scenarios/default-policies/default-deny-ingress.yaml"))
-        .output()
-        .expect("netpol runs");
+    let out = run_plugin(
+        &script,
+        &["run", "-v", "--jobs", "1"],
+        &repo().join("scenarios/default-policies/default-deny-ingress.yaml"),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let call = |command: &str, ended: &str| {
         stderr.lines().any(|l| {
@@ -224,12 +222,11 @@ fn verbose_shows_each_plugin_call_and_how_it_ended() {
     );
 
     // Without -v, none of it.
-    let quiet = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
-        .args(["run", "--jobs", "1", "--enforcer", "/bin/sh"])
-        .arg(format!("--enforcer-arg={}", script.path().display()))
-        .arg(repo().join("scenarios/default-policies/default-deny-ingress.yaml"))
-        .output()
-        .expect("netpol runs");
+    let quiet = run_plugin(
+        &script,
+        &["run", "--jobs", "1"],
+        &repo().join("scenarios/default-policies/default-deny-ingress.yaml"),
+    );
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("plugin call"));
 }
 
@@ -243,12 +240,7 @@ fn fail_fast_stops_starting_scenarios_after_the_first_failure() {
         &format!("case $1 in version) echo '{VERSION}';; sync) echo 'broken' >&2; exit 3;; esac"),
     );
     let dir = repo().join("scenarios/default-policies");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
-        .args(["run", "--jobs", "1", "--fail-fast", "--enforcer", "/bin/sh"])
-        .arg(format!("--enforcer-arg={}", script.path().display()))
-        .arg(&dir)
-        .output()
-        .expect("netpol runs");
+    let out = run_plugin(&script, &["run", "--jobs", "1", "--fail-fast"], &dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let files = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -276,13 +268,11 @@ fn a_plugin_whose_syncs_keep_timing_out_stops_the_run() {
         &format!("case $1 in version) echo '{VERSION}';; sync) sleep 30;; esac"),
     );
     let dir = repo().join("scenarios/default-policies");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
-        .args(["run", "--jobs", "1", "--enforcer-timeout", "0.5"])
-        .args(["--enforcer", "/bin/sh"])
-        .arg(format!("--enforcer-arg={}", script.path().display()))
-        .arg(&dir)
-        .output()
-        .expect("netpol runs");
+    let out = run_plugin(
+        &script,
+        &["run", "--jobs", "1", "--enforcer-timeout", "0.5"],
+        &dir,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let files = std::fs::read_dir(&dir).unwrap().count();
@@ -312,12 +302,7 @@ fn a_long_failing_run_lists_its_failures_next_to_the_totals() {
         ),
     );
     let dir = repo().join("scenarios/ipblock");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
-        .args(["run", "--enforcer", "/bin/sh"])
-        .arg(format!("--enforcer-arg={}", script.path().display()))
-        .arg(&dir)
-        .output()
-        .expect("netpol runs");
+    let out = run_plugin(&script, &["run"], &dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let files = std::fs::read_dir(&dir).unwrap().count();
     assert!(files > 10, "enough scenarios to be long");
@@ -330,4 +315,16 @@ fn a_long_failing_run_lists_its_failures_next_to_the_totals() {
         .split_once(&format!("{files} scenarios failed or errored"))
         .expect("the list of failures");
     assert_eq!(summary.matches("\n  ERROR ").count(), files, "{summary}");
+}
+
+/// `netpol ARGS... --enforcer /bin/sh --enforcer-arg=SCRIPT PATH`: through
+/// /bin/sh, see `Script::start` ("Text file busy").
+fn run_plugin(script: &Script, args: &[&str], path: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(args)
+        .args(["--enforcer", "/bin/sh"])
+        .arg(format!("--enforcer-arg={}", script.path().display()))
+        .arg(path)
+        .output()
+        .expect("netpol runs")
 }

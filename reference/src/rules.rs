@@ -391,21 +391,7 @@ impl Builder<'_> {
             ),
         );
         self.chain(&chain);
-        if !admin.is_empty() {
-            self.tier_chain(&chain, Tier::Admin, &admin, direction)?;
-            // rule: cnp-accept (allowed in this direction: back to
-            // NETPOL-FORWARD, which still takes the destination's ingress)
-            self.rule(
-                &chain,
-                &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
-            );
-            // rule: cnp-deny
-            self.rule(
-                &chain,
-                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
-            );
-            // rule: cnp-pass (Pass, or no rule matched: the NetworkPolicy tier)
-        }
+        self.admin_tier(&chain, &admin, direction)?;
         if !isolating.is_empty() {
             self.rule(&chain, "-j MARK --set-xmark 0x0/0x10000");
             // Any rule of any isolating policy sets the allow bit.
@@ -430,15 +416,7 @@ impl Builder<'_> {
             self.rule(&chain, "-j NETPOL-DENY");
             return Ok(());
         }
-        if !baseline.is_empty() {
-            self.tier_chain(&chain, Tier::Baseline, &baseline, direction)?;
-            // rule: cnp-deny (Accept, Pass, or no rule matched: allowed)
-            self.rule(
-                &chain,
-                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
-            );
-        }
-        Ok(())
+        self.baseline_tier(&chain, &baseline, direction)
     }
 
     /// Pod `j`'s chain of `direction` for traffic with its own node, if a
@@ -500,31 +478,58 @@ impl Builder<'_> {
             );
         }
         self.chain(&chain);
-        if !admin.is_empty() {
-            self.tier_chain(&chain, Tier::Admin, &admin, direction)?;
-            // rule: cnp-accept
-            self.rule(
-                &chain,
-                &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
-            );
-            // rule: cnp-deny
-            self.rule(
-                &chain,
-                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
-            );
-        }
+        self.admin_tier(&chain, &admin, direction)?;
         if isolated {
             // rule: own-node, cnp-networkpolicy-tier (exempt, and final)
             self.rule(&chain, "-j RETURN");
             return Ok(());
         }
-        if !baseline.is_empty() {
-            self.tier_chain(&chain, Tier::Baseline, &baseline, direction)?;
-            self.rule(
-                &chain,
-                &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
-            );
+        self.baseline_tier(&chain, &baseline, direction)
+    }
+
+    /// The Admin tier in a pod's `chain`, if it has policies: Accept is
+    /// allowed in this direction (back to the caller, which still takes the
+    /// destination's ingress), Deny is denied, Pass or no rule goes on to
+    /// the NetworkPolicy tier.
+    // rule: cnp-accept, cnp-deny, cnp-pass
+    fn admin_tier(
+        &mut self,
+        chain: &str,
+        admin: &[cnp::Applied<'_>],
+        direction: Direction,
+    ) -> Result<(), RulesError> {
+        if admin.is_empty() {
+            return Ok(());
         }
+        self.tier_chain(chain, Tier::Admin, admin, direction)?;
+        self.rule(
+            chain,
+            &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
+        );
+        self.rule(
+            chain,
+            &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
+        );
+        Ok(())
+    }
+
+    /// The Baseline tier in a pod's `chain`, if it has policies: Deny is
+    /// denied; Accept, Pass or no rule: allowed.
+    // rule: cnp-deny
+    fn baseline_tier(
+        &mut self,
+        chain: &str,
+        baseline: &[cnp::Applied<'_>],
+        direction: Direction,
+    ) -> Result<(), RulesError> {
+        if baseline.is_empty() {
+            return Ok(());
+        }
+        self.tier_chain(chain, Tier::Baseline, baseline, direction)?;
+        self.rule(
+            chain,
+            &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
+        );
         Ok(())
     }
 
