@@ -391,7 +391,7 @@ impl Builder<'_> {
             ),
         );
         self.chain(&chain);
-        self.admin_tier(&chain, &admin, direction)?;
+        self.cnp_tier(&chain, Tier::Admin, &admin, direction)?;
         if !isolating.is_empty() {
             self.rule(&chain, "-j MARK --set-xmark 0x0/0x10000");
             // Any rule of any isolating policy sets the allow bit.
@@ -416,7 +416,7 @@ impl Builder<'_> {
             self.rule(&chain, "-j NETPOL-DENY");
             return Ok(());
         }
-        self.baseline_tier(&chain, &baseline, direction)
+        self.cnp_tier(&chain, Tier::Baseline, &baseline, direction)
     }
 
     /// Pod `j`'s chain of `direction` for traffic with its own node, if a
@@ -478,54 +478,38 @@ impl Builder<'_> {
             );
         }
         self.chain(&chain);
-        self.admin_tier(&chain, &admin, direction)?;
+        self.cnp_tier(&chain, Tier::Admin, &admin, direction)?;
         if isolated {
             // rule: own-node, cnp-networkpolicy-tier (exempt, and final)
             self.rule(&chain, "-j RETURN");
             return Ok(());
         }
-        self.baseline_tier(&chain, &baseline, direction)
+        self.cnp_tier(&chain, Tier::Baseline, &baseline, direction)
     }
 
-    /// The Admin tier in a pod's `chain`, if it has policies: Accept is
-    /// allowed in this direction (back to the caller, which still takes the
-    /// destination's ingress), Deny is denied, Pass or no rule goes on to
-    /// the NetworkPolicy tier.
+    /// A ClusterNetworkPolicy tier in a pod's `chain`, if it has policies
+    /// there: Deny is denied; an Admin Accept is allowed in this direction
+    /// (back to the caller, which still takes the destination's ingress);
+    /// Pass or no rule goes on (Admin: to the NetworkPolicy tier;
+    /// Baseline: to the end, allowed, as is Baseline's Accept).
     // rule: cnp-accept, cnp-deny, cnp-pass
-    fn admin_tier(
+    fn cnp_tier(
         &mut self,
         chain: &str,
-        admin: &[cnp::Applied<'_>],
+        tier: Tier,
+        applied: &[cnp::Applied<'_>],
         direction: Direction,
     ) -> Result<(), RulesError> {
-        if admin.is_empty() {
+        if applied.is_empty() {
             return Ok(());
         }
-        self.tier_chain(chain, Tier::Admin, admin, direction)?;
-        self.rule(
-            chain,
-            &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
-        );
-        self.rule(
-            chain,
-            &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
-        );
-        Ok(())
-    }
-
-    /// The Baseline tier in a pod's `chain`, if it has policies: Deny is
-    /// denied; Accept, Pass or no rule: allowed.
-    // rule: cnp-deny
-    fn baseline_tier(
-        &mut self,
-        chain: &str,
-        baseline: &[cnp::Applied<'_>],
-        direction: Direction,
-    ) -> Result<(), RulesError> {
-        if baseline.is_empty() {
-            return Ok(());
+        self.tier_chain(chain, tier, applied, direction)?;
+        if tier == Tier::Admin {
+            self.rule(
+                chain,
+                &format!("{} -j RETURN", cnp::has_verdict(Action::Accept)),
+            );
         }
-        self.tier_chain(chain, Tier::Baseline, baseline, direction)?;
         self.rule(
             chain,
             &format!("{} -j NETPOL-DENY", cnp::has_verdict(Action::Deny)),
