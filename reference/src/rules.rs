@@ -311,28 +311,23 @@ pub fn node_rules<'a>(
         Deny::Drop => b.rule("NETPOL-DENY", "-j DROP"),
     }
 
-    for (j, pod) in state
+    let local: Vec<(usize, &Pod)> = state
         .pods
         .iter()
         .enumerate()
         .filter(|(_, p)| p.node == node)
-    {
-        // A forwarded packet crosses the egress chain of its source and the
-        // ingress chain of its destination: both must let it through.
-        // rule: egress-and-ingress, cnp-directions
+        .collect();
+    // A forwarded packet crosses the egress chain of its source and the
+    // ingress chain of its destination: both must let it through.
+    // rule: egress-and-ingress, cnp-directions
+    for &(j, pod) in &local {
         for direction in [Direction::Egress, Direction::Ingress] {
             b.pod_chain(j, pod, direction, &policies)?;
         }
     }
-
     // rule: cnp-own-node (traffic between a pod and its own node crosses
     // INPUT and OUTPUT, not FORWARD: ClusterNetworkPolicy applies there too)
-    for (j, pod) in state
-        .pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.node == node)
-    {
+    for &(j, pod) in &local {
         for direction in [Direction::Egress, Direction::Ingress] {
             b.own_node_chain(j, pod, direction, &policies)?;
         }
