@@ -102,14 +102,16 @@ async fn repository_scenario_passes_or_is_declared_unsupported(
         .iter()
         .find(|(f, _)| *f == file)
         .map(|(_, needs)| *needs);
-    let expected =
-        if file.starts_with("cluster-network-policy/") || file.starts_with("cnp-upstream/") {
-            Some(listed.unwrap_or(cnp))
-        } else if file.starts_with("ipv6/") || file.starts_with("dual-stack/") {
-            Some(listed.unwrap_or(ipv6))
-        } else {
-            listed
-        };
+    let expected = if ["cluster-network-policy/", "cnp-upstream/", "cnp-blind/"]
+        .iter()
+        .any(|d| file.starts_with(d))
+    {
+        Some(listed.unwrap_or(cnp))
+    } else if file.starts_with("ipv6/") || file.starts_with("dual-stack/") {
+        Some(listed.unwrap_or(ipv6))
+    } else {
+        listed
+    };
     match expected {
         Some(needs) => {
             assert_eq!(result.status, Status::Unsupported, "{details}");
