@@ -225,6 +225,33 @@ fn selects(p: &PolicyView<'_>, pod: &Pod) -> Result<bool, RulesError> {
     Ok(pod.namespace == p.namespace && sel.matches(&pod.labels))
 }
 
+/// A NetworkPolicy isolating a pod: its index, itself, and its rules of
+/// the direction.
+type Isolating<'p, 'a> = (usize, &'p PolicyView<'a>, &'p Vec<RuleSpec<'a>>);
+
+/// The NetworkPolicies that isolate `pod` in `direction` (they select it
+/// and have that policy type).
+// rule: isolation
+fn isolating<'p, 'a>(
+    policies: &'p [PolicyView<'a>],
+    pod: &Pod,
+    direction: Direction,
+) -> Result<Vec<Isolating<'p, 'a>>, RulesError> {
+    let mut isolating = Vec::new();
+    for (p, policy) in policies.iter().enumerate() {
+        let rules = match direction {
+            Direction::Ingress => policy.ingress.as_ref(),
+            Direction::Egress => policy.egress.as_ref(),
+        };
+        if let Some(rules) = rules
+            && selects(policy, pod)?
+        {
+            isolating.push((p, policy, rules));
+        }
+    }
+    Ok(isolating)
+}
+
 /// Builds the restore input of one node and one family.
 struct Builder<'a> {
     state: &'a State,
@@ -356,18 +383,7 @@ impl Builder<'_> {
         direction: Direction,
         policies: &[PolicyView<'_>],
     ) -> Result<(), RulesError> {
-        let mut isolating = Vec::new();
-        for (p, policy) in policies.iter().enumerate() {
-            let rules = match direction {
-                Direction::Ingress => policy.ingress.as_ref(),
-                Direction::Egress => policy.egress.as_ref(),
-            };
-            if let Some(rules) = rules
-                && selects(policy, pod)?
-            {
-                isolating.push((p, policy, rules));
-            }
-        }
+        let isolating = isolating(policies, pod, direction)?;
         let admin = self.applied(pod, Tier::Admin, direction)?;
         let baseline = self.applied(pod, Tier::Baseline, direction)?;
         if admin.is_empty() && isolating.is_empty() && baseline.is_empty() {
@@ -433,14 +449,7 @@ impl Builder<'_> {
         if admin.is_empty() && baseline.is_empty() {
             return Ok(());
         }
-        let mut isolated = false;
-        for policy in policies {
-            let rules = match direction {
-                Direction::Ingress => policy.ingress.as_ref(),
-                Direction::Egress => policy.egress.as_ref(),
-            };
-            isolated |= rules.is_some() && selects(policy, pod)?;
-        }
+        let isolated = !isolating(policies, pod, direction)?.is_empty();
         let hook = self.own_node_hook(direction);
         let chain = format!("NETPOL-NODE-{}-{j}", direction.chain());
         let (iface, what, from_node) = match direction {

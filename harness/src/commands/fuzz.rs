@@ -5,23 +5,17 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use netpol::features::Profile;
 use netpol::fuzzer::{CaseOutcome, CaseReport, FuzzOptions, fuzz};
 use netpol::report::terminal::{FuzzBar, Verbosity};
 use netpol::results::{FuzzStats, Mode};
 use netpol::runner::RunOptions;
 use netpol_core::run::ReportBuilder;
 
-use super::{Result, check_report_dir, usage};
+use super::{Result, check_report_dir};
 use crate::{FuzzArgs, exit};
 
 pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
-    let profile = args
-        .profile
-        .as_deref()
-        .map(Profile::load)
-        .transpose()
-        .map_err(usage)?;
+    let profile = super::load_profile(args.profile.as_deref())?;
     check_report_dir(args.report.as_deref())?;
     // Before any thread: an ordinary user's run enters a user namespace.
     super::rootless::acquire(false, verbosity)?;

@@ -87,6 +87,15 @@ fn tempfile_probe(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(probe)
 }
 
+/// `--profile FILE`, read before the run: a bad one is a usage error.
+pub fn load_profile(
+    path: Option<&Path>,
+) -> std::result::Result<Option<netpol::features::Profile>, Failure> {
+    path.map(netpol::features::Profile::load)
+        .transpose()
+        .map_err(usage)
+}
+
 /// Writes the report files, and says the exit status the report gives.
 pub fn finish(report: &Report, dir: Option<&Path>) -> Result {
     if let Some(dir) = dir {

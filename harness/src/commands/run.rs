@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use netpol::features::Profile;
 use netpol::lab::ProbeOptions;
 use netpol::report::terminal::{Console, Verbosity};
 use netpol::runner::{self, Event, Pause, RunOptions, SuiteEnd};
@@ -23,12 +22,7 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
         )));
     }
     check_report_dir(args.report.as_deref())?;
-    let profile = args
-        .profile
-        .as_deref()
-        .map(Profile::load)
-        .transpose()
-        .map_err(usage)?;
+    let profile = super::load_profile(args.profile.as_deref())?;
     let verbosity = if args.timings {
         verbosity.max(Verbosity::Verbose)
     } else {
