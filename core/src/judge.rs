@@ -52,6 +52,15 @@ pub fn unprobed_result(loaded: &Loaded) -> Option<ScenarioResult> {
     Some(r)
 }
 
+/// The verdict a round expects of `probe`: its `expect`'s, or the model's
+/// when the scenario has none.
+pub fn expected(round: &Round, model: &Model<'_>, probe: &Probe) -> Verdict {
+    match &round.expect {
+        Some(e) => e.verdict(&round.cluster, probe),
+        None => Verdict::from_allowed(model.allows(probe)),
+    }
+}
+
 /// Judges one round: `observations[i]` is what happened to `probes[i]`.
 /// The expected verdict is the round's `expect`, or the model's when the
 /// scenario has none; every probe that does not pass carries the model's
@@ -68,10 +77,7 @@ pub fn judge_round(
         .iter()
         .zip(observations)
         .map(|(probe, observation)| {
-            let expected = match &round.expect {
-                Some(e) => e.verdict(cluster, probe),
-                None => Verdict::from_allowed(model.allows(probe)),
-            };
+            let expected = expected(round, model, probe);
             let (observed, error) = match observation {
                 Ok(v) => (Observed::from(*v), None),
                 Err(e) => (Observed::Error, Some(e.clone())),
@@ -103,6 +109,8 @@ pub fn judge_round(
             ExpectationSource::Model
         },
         sync_ms: None,
+        convergence: None,
+        watch: None,
         duration_ms,
         policies: results
             .iter()
@@ -242,7 +250,16 @@ pub fn scenario_result(s: &Scenario, rounds: Vec<RoundResult>, started: Instant)
             r.name
         )),
         None if rounds.is_empty() => Some("no probe: no round was run".to_string()),
-        None => None,
+        None => rounds.iter().find_map(|r| {
+            r.convergence.as_ref().filter(|c| !c.converged).map(|c| {
+                format!(
+                    "round {} did not converge: after {:.1} s and {} polls its probes still did not show the expected verdicts; it is judged on the last observation",
+                    r.name,
+                    c.ms / 1e3,
+                    c.polls
+                )
+            })
+        }),
     };
     ScenarioResult {
         name: s.name.clone(),

@@ -12,6 +12,7 @@
 //! - [`rules`] lists the ids of the rules of `docs/spec-notes.md`, which the
 //!   model cites and scenarios name.
 //! - [`tags`] lists the matrix's tags, each with one spelling.
+//! - [`transition`] finds leaks and outages in what a change looked like.
 //!
 //! The lab, the enforcers and the runner, which need privileges, live in
 //! the `netpol` crate.
@@ -33,5 +34,6 @@ pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod suite;
+pub mod transition;
 pub mod tags;
 pub mod validation;

@@ -41,6 +41,83 @@ pub struct Report {
     /// (each disagreement's reproducer, errors, flakes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuzz: Option<FuzzStats>,
+    /// `run` with an enforcer: how its rounds converged, and what the
+    /// transition watch saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+/// How a run's rounds converged after their `sync`, and what the
+/// transition watch saw (`report.json`'s `changes` object).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Changes {
+    /// Rounds with a convergence time.
+    pub rounds: usize,
+    /// Their convergence times ([`Convergence::ms`]): median, 95th
+    /// percentile (nearest rank) and maximum.
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    /// Polls for convergence, over every round (0 for a blocking enforcer).
+    pub polls: u64,
+    /// Rounds that never converged.
+    pub unconverged: usize,
+    /// Rounds whose change was watched, and the probes watched in them.
+    pub watched_rounds: usize,
+    pub watched_pairs: usize,
+    pub leaks: usize,
+    pub outages: usize,
+}
+
+impl Changes {
+    /// The figures of `scenarios`' rounds; `None` when no round has a
+    /// convergence time (a simulation, a run without an enforcer).
+    pub fn of(scenarios: &[ScenarioResult]) -> Option<Changes> {
+        let rounds = || scenarios.iter().flat_map(|s| &s.rounds);
+        let mut times: Vec<f64> = rounds()
+            .filter_map(|r| r.convergence.as_ref().map(|c| c.ms))
+            .collect();
+        if times.is_empty() {
+            return None;
+        }
+        times.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            let n = times.len();
+            // Nearest rank: the smallest time at or above the q-th part of them.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+            times[i]
+        };
+        let watches = || rounds().filter_map(|r| r.watch.as_ref());
+        let transitions = |kind| {
+            watches()
+                .flat_map(|w| &w.transitions)
+                .filter(|t| t.kind == kind)
+                .count()
+        };
+        Some(Changes {
+            rounds: times.len(),
+            p50_ms: rank(0.5),
+            p95_ms: rank(0.95),
+            max_ms: times[times.len() - 1],
+            polls: rounds()
+                .filter_map(|r| r.convergence.as_ref())
+                .map(|c| u64::from(c.polls))
+                .sum(),
+            unconverged: rounds()
+                .filter_map(|r| r.convergence.as_ref())
+                .filter(|c| !c.converged)
+                .count(),
+            watched_rounds: watches().count(),
+            watched_pairs: watches().map(|w| w.pairs).sum(),
+            leaks: transitions(TransitionKind::Leak),
+            outages: transitions(TransitionKind::Outage),
+        })
+    }
 }
 
 /// What a fuzz run exercised and found (`report.json`'s `fuzz` object).
@@ -322,12 +399,16 @@ impl ScenarioResult {
     /// fail if any failed.
     pub fn status_of(rounds: &[RoundResult]) -> Status {
         let outcomes = || rounds.iter().flat_map(|r| &r.probes).map(|p| p.result);
+        let failing_transition = rounds
+            .iter()
+            .flat_map(|r| r.watch.iter().flat_map(|w| &w.transitions))
+            .any(|t| t.fails);
         if rounds.is_empty()
             || rounds.iter().any(|r| r.probes.is_empty())
             || outcomes().any(|o| o == Outcome::Error)
         {
             Status::Error
-        } else if outcomes().any(|o| o == Outcome::Fail) {
+        } else if outcomes().any(|o| o == Outcome::Fail) || failing_transition {
             Status::Fail
         } else {
             Status::Pass
@@ -337,6 +418,13 @@ impl ScenarioResult {
     /// A loader check: an `expectInvalid` file, judged by loading it alone.
     pub fn is_loader_check(&self) -> bool {
         self.expect_invalid.is_some()
+    }
+
+    /// Every leak and outage of the scenario's changes, with its round.
+    pub fn transitions(&self) -> impl Iterator<Item = (&RoundResult, &Transition)> {
+        self.rounds
+            .iter()
+            .flat_map(|r| r.watch.iter().flat_map(move |w| w.transitions.iter().map(move |t| (r, t))))
     }
 
     /// The rounds whose expected verdicts came from the model (the file
@@ -389,6 +477,100 @@ pub struct RoundResult {
     /// to show beside its truth table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<String>,
+    /// Runs with an enforcer: when the dataplane enforced the round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<Convergence>,
+    /// Runs with an enforcer: the pairs watched while the change happened,
+    /// and what they showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
+}
+
+/// When the dataplane enforced a round, counted from the start of its
+/// `sync` call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Convergence {
+    /// A blocking enforcer: when `sync` returned. An asynchronous one: when
+    /// the first poll whose observations matched the round's expected
+    /// verdicts was sent (the judged probes confirmed them). A round that
+    /// never converged: how long the harness waited.
+    pub ms: f64,
+    /// Polls of the round's probes (0 for a blocking enforcer).
+    pub polls: u32,
+    /// `false`: the observations never matched within `--converge-timeout`;
+    /// the round is judged on the last of them.
+    pub converged: bool,
+}
+
+/// The transition watch of one round: from the start of the `sync` call
+/// until the round converged, the probes whose verdict is the same before
+/// and after the change were sent again and again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Watch {
+    /// Probes watched (same verdict before and after the change).
+    pub pairs: usize,
+    /// Times every watched probe was sent.
+    pub sweeps: u32,
+    /// How long the watch lasted.
+    pub ms: f64,
+    /// Watched probes that were seen with the other verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<Transition>,
+}
+
+/// What a watched probe showed while a change happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransitionKind {
+    /// Allowed, though both the state before and the state after deny it.
+    Leak,
+    /// Denied, though both the state before and the state after allow it.
+    Outage,
+}
+
+impl TransitionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionKind::Leak => "leak",
+            TransitionKind::Outage => "outage",
+        }
+    }
+}
+
+/// A leak or an outage of one probe during one change, with its timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub kind: TransitionKind,
+    pub family: IpFamily,
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// When the first probe that saw it was sent (ms since the change started).
+    pub first_ms: f64,
+    /// When the last probe that saw it was sent.
+    pub last_ms: f64,
+    /// Whether it fails the scenario: every leak, and outages under
+    /// `--strict-transitions`.
+    pub fails: bool,
+    /// Every watch probe of the pair: when it was sent, what it saw.
+    pub timeline: Vec<Sample>,
+}
+
+impl Transition {
+    /// How long it lasted, as far as the probes saw: from the first probe
+    /// that saw it to the last.
+    pub fn lasted_ms(&self) -> f64 {
+        self.last_ms - self.first_ms
+    }
+}
+
+/// One watch probe: when it was sent (ms since the change started) and
+/// what it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub at_ms: f64,
+    pub observed: Observed,
 }
 
 impl RoundResult {
@@ -598,6 +780,8 @@ mod tests {
             name: "initial".into(),
             expectation: ExpectationSource::Scenario,
             sync_ms: None,
+            convergence: None,
+            watch: None,
             duration_ms: 0.0,
             probes: Vec::new(),
             policies: None,
@@ -611,6 +795,8 @@ mod tests {
             name: name.into(),
             expectation,
             sync_ms: None,
+            convergence: None,
+            watch: None,
             duration_ms: 0.0,
             probes: Vec::new(),
             policies: None,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::features::{Feature, Profile};
 use crate::judge;
 use crate::results::{
-    EnforcerInfo, Environment, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Summary,
+    Changes, EnforcerInfo, Environment, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Summary,
     now_rfc3339,
 };
 use crate::suite::{Entry, Loaded};
@@ -63,6 +63,7 @@ impl ReportBuilder {
             started_at: self.started_at,
             duration_ms: self.started.elapsed().as_secs_f64() * 1e3,
             summary: Summary::of(&scenarios),
+            changes: Changes::of(&scenarios),
             scenarios,
             fuzz: None,
         }

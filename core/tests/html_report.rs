@@ -49,6 +49,8 @@ fn round(name: &str, ports: &[(u16, Protocol)]) -> RoundResult {
         name: name.into(),
         expectation: ExpectationSource::Scenario,
         sync_ms: Some(3.5),
+        convergence: None,
+        watch: None,
         duration_ms: 10.0,
         probes,
         policies: None,
@@ -199,6 +201,7 @@ fn report() -> Report {
         summary: Summary::of(&scenarios),
         scenarios,
         fuzz: None,
+        changes: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn simulate(files: &[PathBuf], require_expect: bool) -> Report {
         summary: Summary::of(&scenarios),
         scenarios,
         fuzz: None,
+        changes: None,
     }
 }
 

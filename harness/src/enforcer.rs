@@ -189,6 +189,7 @@ impl Plugin {
                 version: String::new(),
                 protocol_versions: Vec::new(),
                 unsupported: Vec::new(),
+                sync: netpol_protocol::SyncMode::Blocking,
             },
         };
         // `version` comes before any lab: it gets a PID namespace of its

@@ -281,6 +281,31 @@ pub(crate) struct RunArgs {
     /// Scenarios that name addresses are reported not applicable.
     #[arg(long, value_name = "FAMILIES", value_parser = parse_families)]
     ip_families: Option<Families>,
+    /// Seconds an asynchronous enforcer (`"sync": "async"` in its version
+    /// answer) has to converge after each sync before the round is judged
+    /// on what it shows (0.1 to 3600). Blocking enforcers are not polled.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_converge_timeout)]
+    converge_timeout: f64,
+    /// Watch every round's change, however many probes it has (by default,
+    /// rounds with more than 128 probes to watch are not).
+    #[arg(long, conflicts_with = "no_watch")]
+    watch: bool,
+    /// Do not watch changes for leaks and outages.
+    #[arg(long)]
+    no_watch: bool,
+    /// An outage during a change (a probe both states allow, seen denied)
+    /// fails the scenario; by default it is reported only. A leak always fails.
+    #[arg(long)]
+    strict_transitions: bool,
+}
+
+fn parse_converge_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if (0.1..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not between 0.1 and 3600 seconds"))
+    }
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {

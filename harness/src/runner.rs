@@ -16,24 +16,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::cluster::{Endpoint, Protocol};
 use crate::enforcer::{self, Enforcer, EnforcerError, EnforcerSpec};
 use crate::expect::Verdict;
 use crate::features::{Feature, Profile};
 use crate::host_guard;
-use crate::judge::{Observation, judge_round, not_probed_result, probes_to_send, scenario_result};
+use crate::judge::{
+    self, Observation, judge_round, not_probed_result, probes_to_send, scenario_result,
+};
 use crate::lab::{Lab, LabError, ProbeOptions, keep};
 use crate::model::{CompileError, Model};
 use crate::probe::{Probe, sanity_probes};
 use crate::results::{
-    EnforcerInfo, Environment, LabTimings, Mode, Report, RoundResult, ScenarioResult, Status,
+    Convergence, EnforcerInfo, Environment, LabTimings, Mode, Report, RoundResult,
+    ScenarioResult, Status,
 };
 use crate::run::{ReportBuilder, RunContext};
 use crate::scenario::Scenario;
 use crate::stop::{self, StopSignal};
 use crate::suite::{Entry, Loaded};
+use crate::transition;
+use netpol_protocol::SyncMode;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -56,7 +61,38 @@ pub struct RunOptions {
     /// `--max-failures N` (`--fail-fast`: 1): once N scenarios failed or
     /// errored, no more start (those in flight finish).
     pub max_failures: Option<usize>,
+    /// An asynchronous enforcer (`"sync": "async"`): how long after the
+    /// start of `sync` a round's probes are polled for convergence before
+    /// the round is judged on the last observation.
+    pub converge_timeout: Duration,
+    /// Which rounds get a transition watch (see [`crate::watch`]).
+    pub watch: WatchMode,
+    /// `--strict-transitions`: an outage fails the scenario (a leak always does).
+    pub strict_transitions: bool,
 }
+
+/// Which rounds get a transition watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchMode {
+    /// Rounds with at most [`WATCH_AUTO_PAIRS`] probes to watch (the default).
+    Auto,
+    /// Every round (`--watch`).
+    Always,
+    /// None (`--no-watch`).
+    Never,
+}
+
+/// The default watch is cheap: every watched probe is sent every
+/// [`crate::watch::INTERVAL`], so the watch of a round with more pairs than
+/// this waits for `--watch`.
+pub const WATCH_AUTO_PAIRS: usize = 128;
+
+/// The default of `--converge-timeout`.
+pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Polls for convergence start at most this often: a poll whose probes
+/// all answer at once does not spin.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -69,6 +105,9 @@ impl Default for RunOptions {
             unsupported: BTreeSet::new(),
             require_expect: false,
             max_failures: None,
+            converge_timeout: CONVERGE_TIMEOUT,
+            watch: WatchMode::Auto,
+            strict_transitions: false,
         }
     }
 }
@@ -420,41 +459,88 @@ async fn run_rounds(
         .into_iter()
         .filter(|p| !probes.contains(p))
         .collect();
+    // The state before the first sync: nothing enforced, which the
+    // preflight saw (every probe allowed).
+    let mut before: Option<Model<'_>> = None;
+    let mut confirmed = vec![true; probes.len()];
     for round in &s.rounds {
+        let model_error = |error| ScenarioError::Model {
+            round: round.name.clone(),
+            error,
+        };
         let model = Model::for_probes(
             &round.cluster,
             &round.policies,
             &round.cluster_policies,
             probes,
         )
-        .map_err(|error| ScenarioError::Model {
-            round: round.name.clone(),
-            error,
-        })?;
-        let sync_ms = match enforcer {
+        .map_err(model_error)?;
+        let Enforcer::Plugin(plugin) = enforcer else {
             // Nothing programs the lab: there is nothing to converge.
-            Enforcer::None => None,
-            Enforcer::Plugin(plugin) => {
-                let took = plugin
-                    .sync(&enforcer::state(lab, label, round))
-                    .await
-                    .map_err(|error| ScenarioError::Sync {
-                        round: round.name.clone(),
-                        error,
-                    })?;
-                Some(ms(took))
-            }
+            let t = Instant::now();
+            let observations = lab.probe(probes, &options.probe).await;
+            check_sanity(s, &model, &round.name, probes, &observations, &[], &[])?;
+            rounds.push(judge_round(round, &model, probes, &observations, ms(t.elapsed())));
+            continue;
         };
+        let unenforced = match before.take() {
+            Some(m) => m,
+            None => Model::new(&round.cluster, &[], &[]).map_err(model_error)?,
+        };
+        let mut watched = transition::stable(&unenforced, &model, probes, &confirmed);
+        let watching = match options.watch {
+            WatchMode::Always => true,
+            WatchMode::Never => false,
+            WatchMode::Auto => watched.len() <= WATCH_AUTO_PAIRS,
+        };
+        if !watching {
+            watched.clear();
+        }
+        let all: Vec<Probe> = probes.iter().chain(&sanity).copied().collect();
+        let expected: Vec<Verdict> = probes
+            .iter()
+            .map(|p| judge::expected(round, &model, p))
+            .chain(sanity.iter().map(|_| Verdict::Allowed))
+            .collect();
+        let changed = Instant::now();
+        let (converged, done) = watch::channel(false);
+        let watch = crate::watch::watch(lab, &watched, options.probe.timeout, changed, done);
+        let change = async {
+            let took = plugin
+                .sync(&enforcer::state(lab, label, round))
+                .await
+                .map_err(|error| ScenarioError::Sync {
+                    round: round.name.clone(),
+                    error,
+                })?;
+            let polled = match plugin.info.sync {
+                SyncMode::Blocking => None,
+                SyncMode::Async => Some(converge(lab, &all, &expected, options, changed).await),
+            };
+            let _ = converged.send(true);
+            Ok::<_, ScenarioError>((took, polled))
+        };
+        let (samples, changed) = tokio::join!(watch, change);
+        let (took, polled) = changed?;
         if options.pause {
             pause(s, lab, &round.name, events).await;
         }
-        let t = Instant::now();
-        let checked = match enforcer {
-            Enforcer::Plugin(_) => &sanity[..],
-            Enforcer::None => &[],
+        let (mut observations, convergence, probes_ms) = match polled {
+            Some(polled) if !options.pause => polled,
+            _ => {
+                let t = Instant::now();
+                let observed = lab.probe(&all, &options.probe).await;
+                let convergence = polled.map_or(
+                    Convergence {
+                        ms: ms(took),
+                        polls: 0,
+                        converged: true,
+                    },
+                    |(_, c, _)| c,
+                );
+                (observed, convergence, ms(t.elapsed()))
+            }
         };
-        let all: Vec<Probe> = probes.iter().chain(checked).copied().collect();
-        let mut observations = lab.probe(&all, &options.probe).await;
         let sanity_observed = observations.split_off(probes.len());
         check_sanity(
             s,
@@ -462,14 +548,81 @@ async fn run_rounds(
             &round.name,
             probes,
             &observations,
-            checked,
+            &sanity,
             &sanity_observed,
         )?;
-        let mut judged = judge_round(round, &model, probes, &observations, ms(t.elapsed()));
-        judged.sync_ms = sync_ms;
+        let mut judged = judge_round(round, &model, probes, &observations, probes_ms);
+        judged.sync_ms = Some(ms(took));
+        judged.convergence = Some(convergence);
+        if watching {
+            judged.watch = Some(transition::watch(
+                &judged,
+                &watched,
+                samples,
+                options.strict_transitions,
+            ));
+        }
+        confirmed = judged
+            .probes
+            .iter()
+            .map(|p| p.result == crate::results::Outcome::Pass)
+            .collect();
+        before = Some(model);
         rounds.push(judged);
     }
     Ok(())
+}
+
+/// An asynchronous enforcer's round: polls `all` (each probe once, without
+/// a second try) until what they observe is `expected`, confirms it with
+/// the judged probes (with their second try), or gives up
+/// `--converge-timeout` after `since` and returns the last judged
+/// observation. Also returns when the round converged, and how long the
+/// judged probes took.
+async fn converge(
+    lab: &Lab,
+    all: &[Probe],
+    expected: &[Verdict],
+    options: &RunOptions,
+    since: Instant,
+) -> (Vec<Observation>, Convergence, f64) {
+    let deadline = since + options.converge_timeout;
+    let matches = |observed: &[Observation]| {
+        observed
+            .iter()
+            .zip(expected)
+            .all(|(o, e)| o.as_ref().is_ok_and(|v| v == e))
+    };
+    let mut polls = 0;
+    loop {
+        let poll = Instant::now();
+        polls += 1;
+        let quick = lab.probe_once(all, options.probe.timeout).await;
+        // A probe the lab cannot carry out does not converge: judge it now.
+        let failed = quick.iter().any(Result::is_err);
+        if matches(&quick) || failed || Instant::now() >= deadline {
+            let t = Instant::now();
+            let judged = lab.probe(all, &options.probe).await;
+            let probes_ms = ms(t.elapsed());
+            if matches(&judged) {
+                let at = Convergence {
+                    ms: ms(poll - since),
+                    polls,
+                    converged: true,
+                };
+                return (judged, at, probes_ms);
+            }
+            if failed || Instant::now() >= deadline {
+                let waited = Convergence {
+                    ms: ms(since.elapsed()),
+                    polls,
+                    converged: false,
+                };
+                return (judged, waited, probes_ms);
+            }
+        }
+        tokio::time::sleep_until((poll + POLL_INTERVAL).into()).await;
+    }
 }
 
 /// After a sync, the traffic the spec always allows must still flow: a pod

@@ -167,6 +167,23 @@ pub struct VersionInfo {
     /// the answer invalid.
     #[serde(default)]
     pub unsupported: Vec<Feature>,
+    /// When `sync` returns: once the dataplane enforces the state
+    /// (`blocking`, the default for plugins that do not say), or before
+    /// (`async`: the harness then polls the probes until they converge).
+    #[serde(default)]
+    pub sync: SyncMode,
+}
+
+/// When a plugin's `sync` returns (its `version` answer says, as `sync`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// `sync` exits only once the dataplane enforces the state.
+    #[default]
+    Blocking,
+    /// `sync` hands the state to something that applies it in its own time
+    /// (a controller); the dataplane converges later.
+    Async,
 }
 
 /// The complete desired state, sent to `sync` and `cleanup`.
@@ -315,6 +332,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.unsupported, [Feature::Sctp]);
+        // A plugin that does not say is synchronous, as before `sync` was said.
+        assert_eq!(v.sync, SyncMode::Blocking);
+        let v: VersionInfo = serde_json::from_str(
+            r#"{"name": "x", "version": "1.0", "protocolVersions": ["1"], "sync": "async"}"#,
+        )
+        .unwrap();
+        assert_eq!(v.sync, SyncMode::Async);
         let p = Pod {
             namespace: "x".into(),
             name: "a".into(),

@@ -14,7 +14,7 @@ pub mod rules;
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 
-use netpol_protocol::{Feature, IpFamily, PROTOCOL_VERSION, State, VersionInfo};
+use netpol_protocol::{Feature, IpFamily, PROTOCOL_VERSION, State, SyncMode, VersionInfo};
 
 pub use rules::Deny;
 
@@ -130,6 +130,8 @@ fn version_info(probe: impl Fn(IpFamily) -> Result<String, String>) -> VersionIn
         version: format!("{} ({iptables}; {ip6tables})", env!("CARGO_PKG_VERSION")),
         protocol_versions: vec![PROTOCOL_VERSION.into()],
         unsupported,
+        // One atomic iptables-restore per node and family, done when it exits.
+        sync: SyncMode::Blocking,
     }
 }
 

@@ -10,7 +10,10 @@ pub mod truth_table;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use crate::results::{Counts, FuzzStats, Mode, Report};
+use crate::results::{
+    Changes, Convergence, Counts, FuzzStats, Mode, Observed, Report, RoundResult, Transition,
+    TransitionKind,
+};
 
 /// What the probed scenarios of a run tested: `enforcer NAME VERSION`,
 /// `enforcer none` (a run where nothing programs the lab), or the
@@ -106,6 +109,100 @@ pub fn fuzz_rows(f: &FuzzStats) -> Vec<(&'static str, String)> {
 /// `1 error`, `2 errors`.
 fn plural(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `1.23 s` or `45.6 ms`.
+pub fn duration(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1e3)
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// A run's convergence and transition figures, as one line:
+/// `convergence after sync: median 41.2 ms, p95 80.3 ms, max 1.92 s over 293
+/// rounds (0 polls); change watch: 280 rounds, 4445 probes, 0 leaks, 0 outages`.
+pub fn changes_line(c: &Changes) -> String {
+    let mut text = format!(
+        "convergence after sync: median {}, p95 {}, max {} over {} (polls: {})",
+        duration(c.p50_ms),
+        duration(c.p95_ms),
+        duration(c.max_ms),
+        plural(c.rounds, "round"),
+        c.polls
+    );
+    if c.unconverged > 0 {
+        let _ = write!(text, "; {} did not converge", plural(c.unconverged, "round"));
+    }
+    let _ = write!(
+        text,
+        "; change watch: {} watched, {} in all: {}, {}",
+        plural(c.watched_rounds, "round"),
+        plural(c.watched_pairs, "probe"),
+        plural(c.leaks, "leak"),
+        plural(c.outages, "outage")
+    );
+    text
+}
+
+/// A round's convergence: `converged 1.23 s after sync started (14 polls)`.
+pub fn convergence_text(c: &Convergence) -> String {
+    let polls = if c.polls > 0 {
+        format!(" ({})", plural(c.polls as usize, "poll"))
+    } else {
+        String::new()
+    };
+    if c.converged {
+        format!("converged {} after sync started{polls}", duration(c.ms))
+    } else {
+        format!("did not converge within {}{polls}", duration(c.ms))
+    }
+}
+
+/// A leak or an outage as one line: `leak: x/b -> x/a 80/TCP allowed from
+/// 240.0 ms to 633.0 ms after the change started, though both states deny it`.
+pub fn transition_line(round: &RoundResult, t: &Transition) -> String {
+    let (seen, both) = match t.kind {
+        TransitionKind::Leak => ("allowed", "deny"),
+        TransitionKind::Outage => ("denied", "allow"),
+    };
+    let traffic = if round.has_ipv6() {
+        format!("{}/{} over {}", t.port, t.protocol, t.family)
+    } else {
+        format!("{}/{}", t.port, t.protocol)
+    };
+    let when = if t.lasted_ms() > 0.0 {
+        format!(
+            "from {} to {} after the change started",
+            duration(t.first_ms),
+            duration(t.last_ms)
+        )
+    } else {
+        format!("{} after the change started", duration(t.first_ms))
+    };
+    format!(
+        "{}: {} -> {} {traffic} {seen} {when}, though both states {both} it{}",
+        t.kind.as_str(),
+        t.from,
+        t.to,
+        if t.fails { "" } else { " (reported, not failed: --strict-transitions fails it)" }
+    )
+}
+
+/// The watch probes of a transition, one mark each in the order they were
+/// sent: `.` as both states say, `A` / `D` the other verdict, `E` an error.
+/// `..AAAAAAAA..`
+pub fn timeline_marks(t: &Transition) -> String {
+    t.timeline
+        .iter()
+        .map(|s| match (s.observed, t.kind) {
+            (Observed::Error, _) => 'E',
+            (Observed::Allowed, TransitionKind::Leak) => 'A',
+            (Observed::Denied, TransitionKind::Outage) => 'D',
+            _ => '.',
+        })
+        .collect()
 }
 
 /// What the loader checks are, as every format names them.

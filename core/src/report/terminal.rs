@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::truth_table::{self, LEGEND};
 use crate::results::{
-    EnforcerInfo, ExpectationSource, Observed, Outcome, Report, ScenarioResult, Status, Summary,
-    Suspect,
+    EnforcerInfo, ExpectationSource, Observed, Outcome, Report, RoundResult, ScenarioResult,
+    Status, Summary, Suspect, TransitionKind,
 };
 
 /// Mismatching probes listed per round, at most (the report has them all).
@@ -44,6 +44,21 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
         what.push_str("; ");
         what.push_str(&note);
     }
+    let transitions: Vec<_> = r.transitions().collect();
+    if !transitions.is_empty() {
+        let leaks = transitions
+            .iter()
+            .filter(|(_, t)| t.kind == TransitionKind::Leak)
+            .count();
+        let _ = write!(
+            what,
+            "; during changes: {} leak{}, {} outage{}",
+            leaks,
+            if leaks == 1 { "" } else { "s" },
+            transitions.len() - leaks,
+            if transitions.len() - leaks == 1 { "" } else { "s" }
+        );
+    }
     format!("{status} {}  ({what})  {}", r.name, r.file)
 }
 
@@ -79,6 +94,7 @@ pub fn details(r: &ScenarioResult) -> String {
         }
     }
     for round in &r.rounds {
+        transitions(&mut out, round);
         let tables: Vec<_> = truth_table::tables(round)
             .into_iter()
             .filter(|t| t.has_mismatch())
@@ -150,6 +166,32 @@ pub fn details(r: &ScenarioResult) -> String {
     out
 }
 
+/// A round's leaks and outages, each with its timeline.
+fn transitions(out: &mut String, round: &RoundResult) {
+    let Some(w) = round.watch.as_ref().filter(|w| !w.transitions.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "  round {}: during the change ({} probes watched for {}, each sent {} times):",
+        round.name,
+        w.pairs,
+        super::duration(w.ms),
+        w.sweeps
+    );
+    for t in w.transitions.iter().take(MAX_LISTED) {
+        let _ = writeln!(out, "    {}", super::transition_line(round, t));
+        let _ = writeln!(out, "      timeline: {}", super::timeline_marks(t));
+    }
+    if w.transitions.len() > MAX_LISTED {
+        let _ = writeln!(
+            out,
+            "    ... and {} more in this round (the report lists them all)",
+            w.transitions.len() - MAX_LISTED
+        );
+    }
+}
+
 /// The totals: the enforcer's scenarios and probes, then the loader checks
 /// apart (they pass without the enforcer), then how many scenarios were
 /// judged against the model.
@@ -163,9 +205,13 @@ pub fn summary(report: &Report) -> String {
         s.probes_errors,
         report.duration_ms / 1e3
     );
-    for line in [super::loader_line(report), super::model_line(report)]
-        .into_iter()
-        .flatten()
+    for line in [
+        report.changes.as_ref().map(super::changes_line),
+        super::loader_line(report),
+        super::model_line(report),
+    ]
+    .into_iter()
+    .flatten()
     {
         out.push('\n');
         out.push_str(&line);
@@ -183,10 +229,16 @@ pub fn timings(r: &ScenarioResult) -> String {
         }
     }
     for round in &r.rounds {
-        let sync = round
+        let mut sync = round
             .sync_ms
             .map(|ms| format!("sync {ms:.1} ms, "))
             .unwrap_or_default();
+        if let Some(c) = round.convergence.as_ref().filter(|c| c.polls > 0) {
+            let _ = write!(sync, "{}, ", super::convergence_text(c));
+        }
+        if let Some(w) = &round.watch {
+            let _ = write!(sync, "watch {} probes × {} for {}, ", w.pairs, w.sweeps, super::duration(w.ms));
+        }
         parts.push(format!(
             "{}: {sync}{} probes in {:.1} ms",
             round.name,
@@ -346,6 +398,11 @@ impl Console {
             || (self.verbosity >= Verbosity::Verbose && r.status == Status::Unsupported)
         {
             out.push_str(&details(r));
+        } else if r.transitions().next().is_some() {
+            // Outages that do not fail the scenario are still reported.
+            for round in &r.rounds {
+                transitions(&mut out, round);
+            }
         }
         if problem {
             self.problems.push(scenario_line(r));

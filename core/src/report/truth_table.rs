@@ -177,6 +177,8 @@ mod tests {
             name: "initial".into(),
             expectation: ExpectationSource::Scenario,
             sync_ms: None,
+            convergence: None,
+            watch: None,
             duration_ms: 0.0,
             policies: None,
             probes: vec![
@@ -210,6 +212,8 @@ mod tests {
             name: "initial".into(),
             expectation: ExpectationSource::Scenario,
             sync_ms: None,
+            convergence: None,
+            watch: None,
             duration_ms: 0.0,
             policies: None,
             probes: vec![

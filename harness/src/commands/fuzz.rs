@@ -41,6 +41,9 @@ pub fn run(args: &FuzzArgs, verbosity: Verbosity) -> Result {
         run: RunOptions {
             jobs: args.jobs.into(),
             unsupported: context.unsupported.iter().copied().collect(),
+            // A case is judged on its verdicts; its shrinking knows nothing
+            // of transitions.
+            watch: netpol::runner::WatchMode::Never,
             ..RunOptions::default()
         },
         out: args.out.clone(),

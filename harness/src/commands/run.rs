@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use netpol::lab::ProbeOptions;
 use netpol::report::terminal::{Console, Verbosity};
-use netpol::runner::{self, Event, Pause, RunOptions, SuiteEnd};
+use netpol::runner::{self, Event, Pause, RunOptions, SuiteEnd, WatchMode};
 use netpol::suite;
 
 use super::{Failure, Result, check_report_dir, finish, usage};
@@ -52,6 +52,15 @@ pub fn run(args: &RunArgs, verbosity: Verbosity) -> Result {
         } else {
             args.max_failures.map(usize::from)
         },
+        converge_timeout: Duration::from_secs_f64(args.converge_timeout),
+        watch: if args.watch {
+            WatchMode::Always
+        } else if args.no_watch {
+            WatchMode::Never
+        } else {
+            WatchMode::Auto
+        },
+        strict_transitions: args.strict_transitions,
     };
     println!(
         "{}",

@@ -49,6 +49,17 @@ pub enum Attempt {
     Error(String),
 }
 
+impl Attempt {
+    /// The verdict it observed, or why it could not be made.
+    pub fn observation(self) -> crate::judge::Observation {
+        match self {
+            Attempt::Allowed => Ok(crate::expect::Verdict::Allowed),
+            Attempt::Denied(_) => Ok(crate::expect::Verdict::Denied),
+            Attempt::Error(e) => Err(e),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Host {
     pub ns: NetNs,

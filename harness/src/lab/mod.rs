@@ -26,7 +26,6 @@ pub use netns::NetNs;
 pub use pidns::PidNs;
 
 use crate::cluster::{Cluster, Endpoint, IpFamily};
-use crate::expect::Verdict;
 use crate::judge::Observation;
 use crate::probe::Probe;
 use topology::{Netlink, base_sysctls, ifindex, mac, role};
@@ -191,17 +190,45 @@ impl Lab {
         for (i, a) in retry.into_iter().zip(second) {
             attempts[i] = a;
         }
-        attempts
+        attempts.into_iter().map(Attempt::observation).collect()
+    }
+
+    /// Carries out `probes` once each, all at once, with `timeout` and no
+    /// second try: a poll for convergence, which the judged probes confirm.
+    pub async fn probe_once(&self, probes: &[Probe], timeout: Duration) -> Vec<Observation> {
+        join_all(probes.iter().map(|p| self.attempt(p, timeout)))
+            .await
             .into_iter()
-            .map(|a| match a {
-                Attempt::Allowed => Ok(Verdict::Allowed),
-                Attempt::Denied(_) => Ok(Verdict::Denied),
-                Attempt::Error(e) => Err(e),
-            })
+            .map(Attempt::observation)
             .collect()
     }
 
+    /// One attempt of `p` for the transition watch: when it was sent (after
+    /// `since`; a probe waiting for a descriptor is not sent yet) and what it saw.
+    pub async fn watch_attempt(
+        &self,
+        p: &Probe,
+        timeout: Duration,
+        since: Instant,
+    ) -> (Duration, Observation) {
+        let mut sent = since.elapsed();
+        let attempt = self
+            .attempt_with(p, timeout, || sent = since.elapsed())
+            .await;
+        (sent, attempt.observation())
+    }
+
     async fn attempt(&self, p: &Probe, timeout: Duration) -> Attempt {
+        self.attempt_with(p, timeout, || {}).await
+    }
+
+    /// One attempt; `sending` is called just before the probe is sent.
+    async fn attempt_with(
+        &self,
+        p: &Probe,
+        timeout: Duration,
+        sending: impl FnOnce(),
+    ) -> Attempt {
         let (src, dst) = (self.host(p.from), self.host(p.to));
         // Probes are made only in a family both ends have an address of:
         // one that is not is a bug of its maker, never a deny.
@@ -224,6 +251,7 @@ impl Lab {
         }
         // Every attempt holds a socket: stay within the process's descriptors.
         let _permit = descriptors::probe_permit().await;
+        sending();
         src.attempt(dst_ip, p.port, p.protocol, timeout).await
     }
 
