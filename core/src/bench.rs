@@ -55,6 +55,7 @@ pub fn synthetic_cluster(pods: usize) -> Cluster {
             ]
             .into(),
             node: i % 4,
+            present: true,
             ips: crate::cluster::Addresses::v4(Ipv4Addr::new(
                 10,
                 244,

@@ -187,6 +187,11 @@ pub struct Pod {
     pub node: usize,
     pub ips: Addresses,
     pub ports: Vec<ContainerPort>,
+    /// Whether the pod exists in this round: a pod a later step adds
+    /// (`addPods`) is absent before it, one a step deletes (`deletePods`)
+    /// after it. An absent pod is wired in the lab all along, but it is
+    /// not in the enforcer's state and no probe goes to or from it.
+    pub present: bool,
 }
 
 impl Pod {
@@ -235,6 +240,24 @@ impl Cluster {
         self.pods
             .iter()
             .position(|p| p.namespace == namespace && p.name == name)
+    }
+
+    /// Whether `e` exists in this round: every node and external does, a
+    /// pod while it is [`Pod::present`].
+    pub fn is_present(&self, e: Endpoint) -> bool {
+        match e {
+            Endpoint::Pod(i) => self.pods[i].present,
+            Endpoint::External(_) | Endpoint::Node(_) => true,
+        }
+    }
+
+    /// The probes of `probes` between endpoints that exist in this round.
+    pub fn present_probes(&self, probes: &[crate::probe::Probe]) -> Vec<crate::probe::Probe> {
+        probes
+            .iter()
+            .filter(|p| self.is_present(p.from) && self.is_present(p.to))
+            .copied()
+            .collect()
     }
 
     pub fn node_index(&self, name: &str) -> Option<usize> {
@@ -327,6 +350,7 @@ impl Cluster {
                     node,
                     ips: Addresses::default(),
                     ports: standard_ports(),
+                    present: true,
                 });
             }
         }

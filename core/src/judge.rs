@@ -290,6 +290,8 @@ pub fn simulate(s: &Scenario, require_expect: bool) -> ScenarioResult {
     let mut rounds = Vec::new();
     for round in &s.rounds {
         let t = Instant::now();
+        // Only between pods that exist in the round.
+        let probes = round.cluster.present_probes(&probes);
         let model = match Model::for_probes(
             &round.cluster,
             &round.policies,

@@ -67,7 +67,7 @@ pub fn sanity_probes(cluster: &Cluster) -> Vec<Probe> {
     let mut probes = Vec::new();
     // rule: family-exceptions (in every family of the cluster)
     for &family in &cluster.families {
-        for (i, pod) in cluster.pods.iter().enumerate() {
+        for (i, pod) in cluster.pods.iter().enumerate().filter(|(_, p)| p.present) {
             let (pod_end, node_end) = (Endpoint::Pod(i), Endpoint::Node(pod.node));
             for p in &pod.ports {
                 for from in [pod_end, node_end] {

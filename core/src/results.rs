@@ -550,6 +550,10 @@ pub struct Transition {
     pub first_ms: f64,
     /// When the last probe that saw it was sent.
     pub last_ms: f64,
+    /// To or from a pod the change adds (a leak only: reachable before its
+    /// policies apply); the state before had no such pod.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_pod: bool,
     /// Whether it fails the scenario: every leak, and outages under
     /// `--strict-transitions`.
     pub fails: bool,

@@ -2,7 +2,8 @@
 //! its two states. While an enforcer moves the dataplane from one round to
 //! the next, every probe whose verdict is the same in both is watched: seen
 //! allowed when both states deny it, it leaked; seen denied when both
-//! allow it, it had an outage.
+//! allow it, it had an outage. A pod the change adds is watched too: seen
+//! allowed where the state after denies it, it leaked.
 
 use crate::expect::Verdict;
 use crate::judge::Observation;
@@ -19,32 +20,45 @@ pub struct Watched {
     pub index: usize,
     pub probe: Probe,
     pub verdict: Verdict,
+    /// To or from a pod the change adds: only the state after has a verdict.
+    pub new_pod: bool,
 }
 
-/// The probes whose verdict is the same under `before` and `after`, among
-/// those the state before was seen to enforce (`confirmed[i]`: the probe
-/// passed in the previous round, or the lab's preflight). A probe whose
-/// verdict the spec leaves to the implementation in either state is not
-/// watched.
+/// The probes to watch during the change from `before` to `after`:
+/// - a probe the round before sent too (`before_passed(p)` is `Some`),
+///   whose verdict is the same in both states, if the state before was
+///   seen to enforce it (`Some(true)`: it passed in the round before, or in
+///   the lab's preflight);
+/// - a probe to or from a pod the change adds (`None`: the round before did
+///   not send it) that the state after denies: reachable before its
+///   policies apply, the new pod leaks.
+///
+/// A probe whose verdict the spec leaves to the implementation is not watched.
 pub fn stable(
     before: &Model<'_>,
     after: &Model<'_>,
     probes: &[Probe],
-    confirmed: &[bool],
+    before_passed: impl Fn(&Probe) -> Option<bool>,
 ) -> Vec<Watched> {
     probes
         .iter()
         .enumerate()
-        .filter(|&(i, p)| {
-            confirmed.get(i).copied().unwrap_or(false)
-                && before.undefined(p).is_none()
-                && after.undefined(p).is_none()
-                && before.allows(p) == after.allows(p)
+        .filter(|&(_, p)| {
+            after.undefined(p).is_none()
+                && match before_passed(p) {
+                    Some(passed) => {
+                        passed
+                            && before.undefined(p).is_none()
+                            && before.allows(p) == after.allows(p)
+                    }
+                    None => !after.allows(p),
+                }
         })
         .map(|(index, p)| Watched {
             index,
             probe: *p,
             verdict: Verdict::from_allowed(after.allows(p)),
+            new_pod: before_passed(p).is_none(),
         })
         .collect()
 }
@@ -104,6 +118,7 @@ pub fn watch(
                 protocol: p.protocol,
                 first_ms,
                 last_ms,
+                new_pod: w.new_pod,
                 fails: kind == TransitionKind::Leak || strict_outages,
                 timeline,
             })
@@ -114,5 +129,100 @@ pub fn watch(
         sweeps: samples.sweeps,
         ms: samples.ms,
         transitions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Endpoint, IpFamily, Protocol};
+    use crate::results::{ExpectationSource, ProbeResult};
+
+    fn probe(to: usize) -> Probe {
+        Probe {
+            from: Endpoint::Pod(0),
+            to: Endpoint::Pod(to),
+            port: 80,
+            protocol: Protocol::Tcp,
+            family: IpFamily::IPv4,
+        }
+    }
+
+    fn round(results: &[Outcome]) -> RoundResult {
+        RoundResult {
+            name: "step".into(),
+            expectation: ExpectationSource::Scenario,
+            sync_ms: None,
+            convergence: None,
+            watch: None,
+            duration_ms: 0.0,
+            policies: None,
+            probes: results
+                .iter()
+                .enumerate()
+                .map(|(i, &result)| ProbeResult {
+                    family: IpFamily::IPv4,
+                    from: "x/a".into(),
+                    to: format!("x/p{i}"),
+                    port: 80,
+                    protocol: Protocol::Tcp,
+                    expected: Verdict::Denied,
+                    observed: Observed::Denied,
+                    result,
+                    model: None,
+                    explanation: None,
+                    error: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn samples(list: &[&[(f64, Observation)]]) -> Samples {
+        Samples {
+            samples: list.iter().map(|s| s.to_vec()).collect(),
+            sweeps: 3,
+            ms: 120.0,
+        }
+    }
+
+    #[test]
+    fn a_probe_seen_with_the_verdict_neither_state_gives_is_a_leak_or_an_outage() {
+        let watched = [
+            Watched { index: 0, probe: probe(1), verdict: Verdict::Denied, new_pod: false },
+            Watched { index: 1, probe: probe(2), verdict: Verdict::Allowed, new_pod: false },
+            Watched { index: 2, probe: probe(3), verdict: Verdict::Denied, new_pod: false },
+        ];
+        let seen = samples(&[
+            &[(0.0, Ok(Verdict::Denied)), (40.0, Ok(Verdict::Allowed)), (80.0, Ok(Verdict::Allowed)), (120.0, Ok(Verdict::Denied))],
+            &[(0.0, Ok(Verdict::Allowed)), (40.0, Ok(Verdict::Denied)), (80.0, Ok(Verdict::Allowed))],
+            // An error is neither: the lab failed, not the enforcer.
+            &[(0.0, Err("no socket".into())), (40.0, Ok(Verdict::Denied))],
+        ]);
+        let w = watch(&round(&[Outcome::Pass; 3]), &watched, seen.clone(), false);
+        assert_eq!((w.pairs, w.sweeps, w.ms), (3, 3, 120.0));
+        let found: Vec<_> = w
+            .transitions
+            .iter()
+            .map(|t| (t.kind, t.to.as_str(), t.first_ms, t.last_ms, t.fails))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (TransitionKind::Leak, "x/p0", 40.0, 80.0, true),
+                (TransitionKind::Outage, "x/p1", 40.0, 40.0, false),
+            ]
+        );
+        assert_eq!(w.transitions[0].timeline.len(), 4);
+        // --strict-transitions: the outage fails too.
+        let strict = watch(&round(&[Outcome::Pass; 3]), &watched, seen, true);
+        assert!(strict.transitions.iter().all(|t| t.fails));
+    }
+
+    #[test]
+    fn a_probe_the_round_judged_wrong_is_a_wrong_verdict_not_a_transition() {
+        let watched = [Watched { index: 0, probe: probe(1), verdict: Verdict::Denied, new_pod: false }];
+        let seen = samples(&[&[(0.0, Ok(Verdict::Allowed))]]);
+        let w = watch(&round(&[Outcome::Fail]), &watched, seen, false);
+        assert!(w.transitions.is_empty());
     }
 }

@@ -13,6 +13,10 @@
 #   outage      `sync` first drops every forwarded packet on every node,
 #               waits, then applies: old rules removed before the new ones
 #               are in. netpol reports outages.
+#   late-pods   `sync` first applies the state without the pods it adds
+#               and lets pods it does not know through, waits, then applies
+#               the whole state: a new pod is reachable before its policies
+#               apply. netpol reports leaks.
 #
 # Usage: plugin.sh MODE NETPOL version|sync|cleanup (the state on stdin), as
 #   netpol run --enforcer examples/converging/plugin.sh \
@@ -88,6 +92,7 @@ case $mode:$command in
     fi
     "$netpol" reference-enforcer cleanup < "$state"
     rm -rf "$labdir"
+    rmdir "$dir" 2>/dev/null || true
     ;;
   leaky:sync)
     on_every_node "$state" -F NETPOL-FORWARD
@@ -100,9 +105,26 @@ case $mode:$command in
     # The reference's restore replaces the whole filter table, DROP included.
     "$netpol" reference-enforcer sync < "$state"
     ;;
+  late-pods:sync)
+    previous=$labdir/previous.json
+    if [ -f "$previous" ]; then
+      jq -c --slurpfile p "$previous" \
+        '($p[0].pods | map(.namespace + "/" + .name)) as $known
+         | .pods |= map(select((.namespace + "/" + .name) as $k | $known | index($k)))' \
+        "$state" > "$labdir/known.json"
+      "$netpol" reference-enforcer sync < "$labdir/known.json"
+      # The reference isolates pods the state does not list: not this plugin.
+      on_every_node "$state" -F NETPOL-UNLISTED-OUT
+      on_every_node "$state" -F NETPOL-UNLISTED-IN
+      sleep "$window"
+    fi
+    "$netpol" reference-enforcer sync < "$state"
+    cp "$state" "$previous"
+    ;;
   *:cleanup)
     "$netpol" reference-enforcer cleanup < "$state"
     rm -rf "$labdir"
+    rmdir "$dir" 2>/dev/null || true
     ;;
   *)
     echo "converging: unknown mode or command: $mode $command" >&2

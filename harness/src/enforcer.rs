@@ -517,10 +517,12 @@ pub fn document(lab: &Lab, lab_id: &str, round: &Round) -> State {
                 labels: n.labels.clone(),
             })
             .collect(),
+        // Only the pods that exist in this round; each keeps its veth.
         pods: c
             .pods
             .iter()
             .enumerate()
+            .filter(|(_, p)| p.present)
             .map(|(j, p)| {
                 let (ip, ips) = addresses(&p.ips);
                 netpol_protocol::Pod {

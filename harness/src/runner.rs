@@ -363,7 +363,8 @@ pub async fn run_scenario(
     let mut errors = ScenarioErrors::default();
     let t = Instant::now();
     let preflight_ms = if options.preflight && plugin.is_some() {
-        if let Err(e) = preflight(s, &lab, &probes, &options.probe).await {
+        let present = s.cluster().present_probes(&probes);
+        if let Err(e) = preflight(s, &lab, &present, &options.probe).await {
             errors.0.push(e);
         }
         Some(ms(t.elapsed()))
@@ -453,17 +454,19 @@ async fn run_rounds(
     events: &mpsc::UnboundedSender<Event>,
     rounds: &mut Vec<RoundResult>,
 ) -> Result<(), ScenarioError> {
-    // Sent with every round after a sync, unless the scenario sends them itself.
-    let sanity: Vec<Probe> = options
-        .sendable(&sanity_probes(s.cluster()))
-        .into_iter()
-        .filter(|p| !probes.contains(p))
-        .collect();
     // The state before the first sync: nothing enforced, which the
     // preflight saw (every probe allowed).
     let mut before: Option<Model<'_>> = None;
-    let mut confirmed = vec![true; probes.len()];
+    let mut passed: Option<std::collections::HashMap<Probe, bool>> = None;
     for round in &s.rounds {
+        // Only between the pods that exist in this round.
+        let probes = &round.cluster.present_probes(probes)[..];
+        // Sent with every round after a sync, unless the scenario sends them itself.
+        let sanity: Vec<Probe> = options
+            .sendable(&sanity_probes(&round.cluster))
+            .into_iter()
+            .filter(|p| !probes.contains(p))
+            .collect();
         let model_error = |error| ScenarioError::Model {
             round: round.name.clone(),
             error,
@@ -487,7 +490,11 @@ async fn run_rounds(
             Some(m) => m,
             None => Model::new(&round.cluster, &[], &[]).map_err(model_error)?,
         };
-        let mut watched = transition::stable(&unenforced, &model, probes, &confirmed);
+        let before_passed = |p: &Probe| match &passed {
+            Some(passed) => passed.get(p).copied(),
+            None => Some(true),
+        };
+        let mut watched = transition::stable(&unenforced, &model, probes, before_passed);
         let watching = match options.watch {
             WatchMode::Always => true,
             WatchMode::Never => false,
@@ -562,11 +569,13 @@ async fn run_rounds(
                 options.strict_transitions,
             ));
         }
-        confirmed = judged
-            .probes
-            .iter()
-            .map(|p| p.result == crate::results::Outcome::Pass)
-            .collect();
+        passed = Some(
+            probes
+                .iter()
+                .zip(&judged.probes)
+                .map(|(p, r)| (*p, r.result == crate::results::Outcome::Pass))
+                .collect(),
+        );
         before = Some(model);
         rounds.push(judged);
     }

@@ -10,6 +10,8 @@
 //! ```text
 //! FORWARD         -> NETPOL-FORWARD
 //! NETPOL-FORWARD  replies of allowed connections: ACCEPT (stateful)
+//!                 -> NETPOL-UNLISTED-OUT, NETPOL-UNLISTED-IN: from or to a
+//!                    pod interface (`veth*`) of no pod the state lists: NETPOL-DENY
 //!                 -i <veth of pod j>  -> NETPOL-OUT-j   (if a tier applies to j's egress)
 //!                 -o <veth of pod j>  -> NETPOL-IN-j    (if a tier applies to j's ingress)
 //! NETPOL-IN-j     the tiers that apply to j, in order:
@@ -268,6 +270,10 @@ struct Builder<'a> {
 
 /// The restore input for `node` and `family`: the whole filter table of
 /// that family (`iptables-restore` for IPv4, `ip6tables-restore` for IPv6).
+/// Every pod's interface in its node is named so (`hostVeth`: `veth3`),
+/// also a pod the state does not list yet.
+const POD_VETH_PREFIX: &str = "veth";
+
 pub fn node_rules<'a>(
     state: &'a State,
     node: &'a str,
@@ -344,6 +350,20 @@ pub fn node_rules<'a>(
         .enumerate()
         .filter(|(_, p)| p.node == node)
         .collect();
+    // A pod whose interface is up but that the state does not list yet (it
+    // is being created) is isolated both ways until a sync lists it: its
+    // first packet never precedes its policies.
+    for (chain, iface) in [("NETPOL-UNLISTED-OUT", "-i"), ("NETPOL-UNLISTED-IN", "-o")] {
+        b.chain(chain);
+        b.rule(
+            "NETPOL-FORWARD",
+            &format!("-m comment --comment \"pods the state does not list\" -j {chain}"),
+        );
+        for (_, pod) in &local {
+            b.rule(chain, &format!("{iface} {} -j RETURN", pod.host_veth));
+        }
+        b.rule(chain, &format!("{iface} {}+ -j NETPOL-DENY", POD_VETH_PREFIX));
+    }
     // A forwarded packet crosses the egress chain of its source and the
     // ingress chain of its destination: both must let it through.
     // rule: egress-and-ingress, cnp-directions

@@ -17,7 +17,8 @@ use std::fmt::Write;
 use super::markdown::header_rows;
 use super::truth_table::{self, Mark, TruthTable};
 use crate::results::{
-    ExpectationSource, Mode, Outcome, ProbeResult, Report, ScenarioResult, Status, Summary, Suspect,
+    ExpectationSource, Mode, Observed, Outcome, ProbeResult, Report, RoundResult, ScenarioResult,
+    Status, Summary, Suspect, Transition, TransitionKind,
 };
 
 /// Mismatch lists under a table with more entries than this start closed.
@@ -89,6 +90,9 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;border:1px so
 .ex{white-space:pre-wrap;color:#424a53;font-size:.92em}
 .ix{columns:18rem;column-gap:2rem;margin:.3rem 0;padding-left:0;list-style-position:inside}
 .ix li{break-inside:avoid}
+.tl{margin:.3rem 0 .6rem}
+.tl li{margin:.3rem 0;overflow-wrap:anywhere}
+.tl svg{display:block;max-width:100%;margin-top:.15rem}
 "#;
 
 /// After load: checks that no table sticks out of the page, except inside
@@ -533,17 +537,29 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
             ExpectationSource::Scenario => "the scenario's expect",
             ExpectationSource::Model => "the model (no expect in the scenario)",
         };
-        let sync = round
+        let mut sync = round
             .sync_ms
             .map(|ms| format!("; sync {ms:.1} ms"))
             .unwrap_or_default();
+        if let Some(c) = &round.convergence {
+            let _ = write!(sync, "; {}", super::convergence_text(c));
+        }
+        if let Some(w) = &round.watch {
+            let _ = write!(
+                sync,
+                "; {} probes watched during the change, {} leaks or outages",
+                w.pairs,
+                w.transitions.len()
+            );
+        }
         let round_bad = round
             .probes
             .iter()
             .filter(|p| p.result != Outcome::Pass)
             .count();
+        let transitions = round.watch.as_ref().map_or(&[][..], |w| &w.transitions[..]);
         // In a scenario that did not pass, rounds that did are closed.
-        let round_open = round_bad > 0 || not_passed == 0;
+        let round_open = round_bad > 0 || !transitions.is_empty() || not_passed == 0;
         let tally = if round_bad > 0 {
             format!("{round_bad} of {} probes did not pass", round.probes.len())
         } else {
@@ -555,6 +571,7 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
             if round_open { " open" } else { "" },
             escape(&round.name),
         );
+        timelines(h, round, transitions);
         let tables = truth_table::tables(round);
         for (ti, t) in tables.iter().enumerate() {
             table(h, &format!("{i}-{ri}-{ti}"), &round.name, t, observer);
@@ -574,6 +591,46 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
         h.push_str("</details>\n");
     }
     h.push_str("</div>\n</details>\n");
+}
+
+/// A round's leaks and outages, each with its timeline: one mark per watch
+/// probe at the time it was sent (grey: as both states say; red: the other
+/// verdict; amber: an error), on the scale of the whole watch.
+fn timelines(h: &mut String, round: &RoundResult, transitions: &[Transition]) {
+    if transitions.is_empty() {
+        return;
+    }
+    let span = round.watch.as_ref().map_or(1.0, |w| w.ms).max(1.0);
+    h.push_str("<ol class=tl>\n");
+    for t in transitions {
+        let _ = write!(
+            h,
+            "<li>{}<svg width=600 height=22 viewBox=\"0 0 600 22\" role=img aria-label=\"timeline: {}\"><line x1=0 y1=11 x2=600 y2=11 stroke=\"#d0d7de\"/>",
+            escape(&super::transition_line(round, t)),
+            super::timeline_marks(t)
+        );
+        for sample in &t.timeline {
+            let x = (sample.at_ms / span * 596.0).clamp(0.0, 596.0);
+            let (fill, tip) = match (sample.observed, t.kind) {
+                (Observed::Error, _) => ("#bf8700", "error"),
+                (Observed::Allowed, TransitionKind::Leak) => ("#cf222e", "allowed"),
+                (Observed::Denied, TransitionKind::Outage) => ("#cf222e", "denied"),
+                (Observed::Allowed, _) => ("#8c959f", "allowed"),
+                (Observed::Denied, _) => ("#8c959f", "denied"),
+            };
+            let _ = write!(
+                h,
+                "<rect x=\"{x:.1}\" y=4 width=4 height=14 fill=\"{fill}\"><title>{:.1} ms: {tip}</title></rect>",
+                sample.at_ms
+            );
+        }
+        let _ = writeln!(
+            h,
+            "<text x=598 y=21 font-size=9 text-anchor=end fill=\"#57606a\">{}</text></svg></li>",
+            super::duration(span)
+        );
+    }
+    h.push_str("</ol>\n");
 }
 
 fn table(h: &mut String, id: &str, round: &str, t: &TruthTable<'_>, observer: &str) {

@@ -33,9 +33,19 @@ pub fn group(r: &ScenarioResult) -> String {
         .unwrap_or_else(|| "scenarios".to_string())
 }
 
-/// Every probe that did not pass, one line each, with the model's reason.
+/// Every probe that did not pass, one line each, with the model's reason;
+/// then every leak and outage during a change, with its timeline.
 pub fn mismatch_text(r: &ScenarioResult) -> String {
     let mut text = String::new();
+    for (round, t) in r.transitions() {
+        let _ = writeln!(
+            text,
+            "[{}] {}\n    timeline: {}",
+            round.name,
+            super::transition_line(round, t),
+            super::timeline_marks(t)
+        );
+    }
     for round in &r.rounds {
         for p in round.probes.iter().filter(|p| p.result != Outcome::Pass) {
             let observed = match p.result {
@@ -95,8 +105,13 @@ fn testcase(r: &ScenarioResult) -> TestCase {
                 NonSuccessKind::Error
             };
             let mut s = TestCaseStatus::non_success(kind);
+            let leaks = r.transitions().filter(|(_, t)| t.fails).count();
             let message = match (&r.message, bad) {
                 (Some(m), _) => m.lines().next().unwrap_or_default().to_string(),
+                (None, 0) if leaks > 0 => format!(
+                    "{leaks} probe{} seen with a verdict neither state gives during a change",
+                    if leaks == 1 { " was" } else { "s were" }
+                ),
                 (None, n) => format!("{n} of {total} probes did not get the expected verdict"),
             };
             s.set_message(message);
@@ -114,6 +129,15 @@ fn testcase(r: &ScenarioResult) -> TestCase {
     if let Some(note) = r.model_note() {
         case.add_property(Property::new("expectation", "model"));
         case.set_system_out(note);
+    }
+    // Each round's convergence, as CI dashboards read properties.
+    for round in &r.rounds {
+        if let Some(c) = &round.convergence {
+            case.add_property(Property::new(
+                format!("convergence.{}", round.name),
+                super::convergence_text(c),
+            ));
+        }
     }
     case.set_time(Duration::from_secs_f64(r.duration_ms.max(0.0) / 1e3));
     case.set_assertions(total);

@@ -44,6 +44,9 @@ pub fn header_rows(report: &Report) -> Vec<(&'static str, String)> {
     if let Some(f) = &report.fuzz {
         rows.extend(super::fuzz_rows(f));
     }
+    if let Some(c) = &report.changes {
+        rows.push(("changes", super::changes_line(c)));
+    }
     rows.push(("date", report.started_at.clone()));
     rows.push(("duration", format!("{:.2} s", report.duration_ms / 1e3)));
     rows
@@ -142,6 +145,7 @@ pub fn render(report: &Report) -> String {
             failure(&mut md, r);
         }
     }
+    changes(&mut md, &enforcer);
     md.push_str(
         "\n## All scenarios\n\nEvery scenario but the loader checks, which are listed above.\n\n| scenario | status | probes | expected verdicts | file |\n|---|---|---:|---|---|\n",
     );
@@ -162,6 +166,64 @@ pub fn render(report: &Report) -> String {
         );
     }
     md
+}
+
+/// Every round's convergence and watch, and each leak and outage with its
+/// timeline.
+fn changes(md: &mut String, scenarios: &[&ScenarioResult]) {
+    let rounds: Vec<_> = scenarios
+        .iter()
+        .flat_map(|r| r.rounds.iter().map(move |x| (r, x)))
+        .filter(|(_, x)| x.convergence.is_some())
+        .collect();
+    if rounds.is_empty() {
+        return;
+    }
+    let transitions: Vec<_> = scenarios.iter().flat_map(|r| r.transitions()).collect();
+    if !transitions.is_empty() {
+        md.push_str("\n## Leaks and outages during changes\n\nTimeline: one mark per watch probe, in the order sent; `.` as both states say, `A` allowed (a leak), `D` denied (an outage), `E` an error.\n\n");
+        for r in scenarios {
+            for (round, t) in r.transitions() {
+                let _ = writeln!(
+                    md,
+                    "- `{}`, round `{}`: {}; timeline `{}`",
+                    r.name,
+                    round.name,
+                    escape(&super::transition_line(round, t)),
+                    super::timeline_marks(t)
+                );
+            }
+        }
+    }
+    md.push_str("\n## Convergence\n\nFor each round: its `sync` call, when the dataplane enforced the round (counted from the start of `sync`), and the probes watched during the change.\n\n| scenario | round | sync | convergence | watched | leaks | outages |\n|---|---|---:|---|---:|---:|---:|\n");
+    for (r, x) in rounds {
+        let (watched, leaks, outages) = x.watch.as_ref().map_or(
+            ("not watched".to_string(), 0, 0),
+            |w| {
+                let leaks = w
+                    .transitions
+                    .iter()
+                    .filter(|t| t.kind == crate::results::TransitionKind::Leak)
+                    .count();
+                (
+                    format!("{} × {}", w.pairs, w.sweeps),
+                    leaks,
+                    w.transitions.len() - leaks,
+                )
+            },
+        );
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {watched} | {leaks} | {outages} |",
+            escape(&r.name),
+            escape(&x.name),
+            x.sync_ms.map(super::duration).unwrap_or_default(),
+            x.convergence
+                .as_ref()
+                .map(super::convergence_text)
+                .unwrap_or_default()
+        );
+    }
 }
 
 fn failure(md: &mut String, r: &ScenarioResult) {

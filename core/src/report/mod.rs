@@ -181,8 +181,13 @@ pub fn transition_line(round: &RoundResult, t: &Transition) -> String {
     } else {
         format!("{} after the change started", duration(t.first_ms))
     };
+    let though = if t.new_pod {
+        format!("though the state after {both}s it (a new pod, reachable before its policies apply)")
+    } else {
+        format!("though both states {both} it")
+    };
     format!(
-        "{}: {} -> {} {traffic} {seen} {when}, though both states {both} it{}",
+        "{}: {} -> {} {traffic} {seen} {when}, {though}{}",
         t.kind.as_str(),
         t.from,
         t.to,

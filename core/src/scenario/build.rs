@@ -258,7 +258,7 @@ impl Builder<'_> {
         }
 
         let families = self.ip_families(raw.ip_families);
-        let Some(cluster) = self.cluster(raw.cluster, families) else {
+        let Some(mut cluster) = self.cluster(raw.cluster, families) else {
             // Still report what is wrong with the policies themselves.
             self.policies(
                 None,
@@ -268,6 +268,10 @@ impl Builder<'_> {
             );
             return None;
         };
+        let mut steps = raw.steps;
+        // Pods that steps add are in the cluster from the start, absent
+        // until their step: every round's cluster has the same pods.
+        let added = self.added_pods(&mut cluster, &mut steps);
         let (policies, cluster_policies) = self.policies(
             Some(&cluster),
             &FieldPath::new("policies"),
@@ -286,12 +290,13 @@ impl Builder<'_> {
             cluster_policies,
             expect,
         }];
-        for (i, step) in raw.steps.into_iter().enumerate() {
+        for (i, (step, added)) in steps.into_iter().zip(added).enumerate() {
             let round = self.step(
                 rounds.last().expect("the initial round"),
                 &FieldPath::new("steps").index(i),
                 i,
                 step,
+                &added,
             );
             // `step` reports a step named `initial` itself.
             if round.name != INITIAL_ROUND && rounds.iter().any(|r| r.name == round.name) {
@@ -578,6 +583,7 @@ impl Builder<'_> {
                 node,
                 ips: Addresses::default(),
                 ports,
+                present: true,
             });
         }
         for (n, node) in nodes.iter().enumerate() {
@@ -599,6 +605,97 @@ impl Builder<'_> {
         }
 
         (pods, pinned)
+    }
+
+    /// The pods of every step's `addPods` (an extension of the format),
+    /// validated as `cluster.pods` are and appended to `cluster` as absent,
+    /// with addresses of their own (never one another pod had). Returns
+    /// each step's pods, by index in the cluster.
+    fn added_pods(&mut self, cluster: &mut Cluster, steps: &mut [RawStep]) -> Vec<Vec<usize>> {
+        let mut added = vec![Vec::new(); steps.len()];
+        if steps.iter().all(|s| s.add_pods.is_empty()) {
+            return added;
+        }
+        let mut taken = Taken {
+            families: cluster.families.clone(),
+            by: HashMap::new(),
+        };
+        for e in cluster.endpoints().collect::<Vec<_>>() {
+            for ip in cluster.endpoint_ips(e).all() {
+                taken
+                    .by
+                    .insert(ip, FieldPath::new("cluster").child(&cluster.endpoint_name(e)));
+            }
+        }
+        let mut pinned: Vec<Addresses> = cluster.pods.iter().map(|p| p.ips).collect();
+        for (k, step) in steps.iter_mut().enumerate() {
+            for (i, pod) in std::mem::take(&mut step.add_pods).into_iter().enumerate() {
+                let p = FieldPath::new("steps").index(k).child("addPods").index(i);
+                for msg in validation::dns1123_subdomain_errors(&pod.name) {
+                    self.problem(
+                        p.child("name"),
+                        format!("Invalid value: {:?}: {msg}", pod.name),
+                    );
+                }
+                if cluster.namespace_index(&pod.namespace).is_none() {
+                    self.problem(
+                        p.child("namespace"),
+                        format!(
+                            "unknown namespace {:?}: declare it in cluster.namespaces",
+                            pod.namespace
+                        ),
+                    );
+                }
+                if cluster.pod_index(&pod.namespace, &pod.name).is_some() {
+                    self.problem(
+                        p.child("name"),
+                        format!(
+                            "pod {}/{} is already in the scenario: each pod name is used once (a pod added again is a new pod: give it a new name)",
+                            pod.namespace, pod.name
+                        ),
+                    );
+                }
+                let node = match &pod.node {
+                    Some(name) => cluster.node_index(name).unwrap_or_else(|| {
+                        self.problem(p.child("node"), format!("unknown node {name:?}"));
+                        0
+                    }),
+                    None => cluster.pods.len() % cluster.nodes.len().max(1),
+                };
+                if pod.ip.is_some() || pod.ips.is_some() {
+                    self.tie("a pod of a step's addPods pins its address".into());
+                }
+                self.labels(&p.child("labels"), &pod.labels);
+                pinned.push(self.pinned(&p, pod.ip.as_deref(), pod.ips.as_deref(), &mut taken));
+                let ports = self.ports(&p.child("ports"), pod.ports, true);
+                added[k].push(cluster.pods.len());
+                cluster.pods.push(Pod {
+                    namespace: pod.namespace,
+                    name: pod.name,
+                    labels: pod.labels,
+                    node,
+                    ips: Addresses::default(),
+                    ports,
+                    present: false,
+                });
+            }
+        }
+        for (n, node) in cluster.nodes.iter().enumerate() {
+            if cluster.pods.iter().filter(|p| p.node == n).count() > cluster::MAX_PODS_PER_NODE {
+                self.problem(
+                    FieldPath::new("steps"),
+                    format!(
+                        "node {} has more than {} pods, counting those steps add",
+                        node.name,
+                        cluster::MAX_PODS_PER_NODE
+                    ),
+                );
+            }
+        }
+        if self.problems.is_empty() {
+            cluster.allocate_pod_addresses(&pinned);
+        }
+        added
     }
 
     /// `cluster.externals`: names, addresses and ports.
@@ -1069,8 +1166,32 @@ impl Builder<'_> {
 
     // ---- steps --------------------------------------------------------------
 
-    fn step(&mut self, previous: &Round, path: &FieldPath, index: usize, raw: RawStep) -> Round {
+    fn step(
+        &mut self,
+        previous: &Round,
+        path: &FieldPath,
+        index: usize,
+        raw: RawStep,
+        added: &[usize],
+    ) -> Round {
         let mut cluster = previous.cluster.clone();
+        for &j in added {
+            cluster.pods[j].present = true;
+        }
+        for (i, key) in raw.delete_pods.iter().enumerate() {
+            let p = path.child("deletePods").index(i);
+            match key
+                .split_once('/')
+                .and_then(|(ns, name)| cluster.pod_index(ns, name))
+            {
+                None => self.problem(p, format!("no pod {key:?} (pods are named namespace/name)")),
+                Some(j) if !cluster.pods[j].present => self.problem(
+                    p,
+                    format!("pod {key} does not exist at this step (a later step adds it, or an earlier one deleted it)"),
+                ),
+                Some(j) => cluster.pods[j].present = false,
+            }
+        }
         let (mut policies, mut cluster_policies) = self.policies(
             Some(&cluster),
             &path.child("apply"),
@@ -1114,6 +1235,10 @@ impl Builder<'_> {
                 None => self.problem(
                     p,
                     format!("no pod {target:?} (pods are named namespace/name)"),
+                ),
+                Some(i) if !cluster.pods[i].present => self.problem(
+                    p,
+                    format!("pod {target} does not exist at this step: it cannot be relabelled"),
                 ),
                 Some(i) => {
                     self.labels(&p, &labels);

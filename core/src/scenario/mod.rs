@@ -36,8 +36,8 @@ pub struct Scenario {
     /// [`crate::rules`]), each known and listed once.
     pub rules: Vec<String>,
     pub file: PathBuf,
-    /// The same probes in every round (steps change labels and policies, not
-    /// the topology).
+    /// The probes of the scenario: each round sends those between
+    /// endpoints that exist in it (see [`crate::cluster::Pod::present`]).
     pub probes: Vec<Probe>,
     /// The initial round, then one per step.
     pub rounds: Vec<Round>,
@@ -52,7 +52,9 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The cluster as it starts (later rounds differ only in labels).
+    /// The cluster as it starts: every pod of the scenario, those that
+    /// steps add absent (later rounds differ in labels and in which pods
+    /// are present).
     pub fn cluster(&self) -> &Cluster {
         &self.rounds[0].cluster
     }

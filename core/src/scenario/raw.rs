@@ -221,6 +221,13 @@ pub struct RawStep {
     pub set_pod_labels: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub set_namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Extension: pods that start to exist at this step, written as in
+    /// `cluster.pods`.
+    #[serde(default)]
+    pub add_pods: Vec<RawPod>,
+    /// Extension: pods (`namespace/name`) that stop existing at this step.
+    #[serde(default)]
+    pub delete_pods: Vec<String>,
     #[serde(default)]
     pub expect: Option<RawExpect>,
 }
