@@ -111,6 +111,7 @@ pub fn judge_round(
         sync_ms: None,
         convergence: None,
         watch: None,
+        established: Vec::new(),
         duration_ms,
         policies: results
             .iter()

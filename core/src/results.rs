@@ -484,6 +484,33 @@ pub struct RoundResult {
     /// and what they showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<Watch>,
+    /// A step with `observeEstablished: true`: what became of TCP
+    /// connections established before the change that denies them. An
+    /// observation, never a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub established: Vec<EstablishedConnection>,
+}
+
+/// A TCP connection established before a change that denies it, and
+/// whether data still crossed it once the change was enforced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EstablishedConnection {
+    pub family: IpFamily,
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    /// `kept`: data sent after the change came back; `cut`: it did not
+    /// (the implementation ended or blocked the connection); `error`: the
+    /// connection could not be opened before the change.
+    pub outcome: EstablishedOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EstablishedOutcome {
+    Kept,
+    Cut,
+    Error,
 }
 
 /// When the dataplane enforced a round, counted from the start of its
@@ -786,6 +813,7 @@ mod tests {
             sync_ms: None,
             convergence: None,
             watch: None,
+            established: Vec::new(),
             duration_ms: 0.0,
             probes: Vec::new(),
             policies: None,
@@ -801,6 +829,7 @@ mod tests {
             sync_ms: None,
             convergence: None,
             watch: None,
+            established: Vec::new(),
             duration_ms: 0.0,
             probes: Vec::new(),
             policies: None,

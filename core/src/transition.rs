@@ -155,6 +155,7 @@ mod tests {
             sync_ms: None,
             convergence: None,
             watch: None,
+            established: Vec::new(),
             duration_ms: 0.0,
             policies: None,
             probes: results

@@ -51,6 +51,7 @@ fn round(name: &str, ports: &[(u16, Protocol)]) -> RoundResult {
         sync_ms: Some(3.5),
         convergence: None,
         watch: None,
+        established: Vec::new(),
         duration_ms: 10.0,
         probes,
         policies: None,

@@ -30,8 +30,8 @@ use crate::lab::{Lab, LabError, ProbeOptions, keep};
 use crate::model::{CompileError, Model};
 use crate::probe::{Probe, sanity_probes};
 use crate::results::{
-    Convergence, EnforcerInfo, Environment, LabTimings, Mode, Report, RoundResult,
-    ScenarioResult, Status,
+    Convergence, EnforcerInfo, EstablishedConnection, EstablishedOutcome, Environment, LabTimings,
+    Mode, Observed, Report, RoundResult, ScenarioResult, Status,
 };
 use crate::run::{ReportBuilder, RunContext};
 use crate::scenario::Scenario;
@@ -458,6 +458,7 @@ async fn run_rounds(
     // preflight saw (every probe allowed).
     let mut before: Option<Model<'_>> = None;
     let mut passed: Option<std::collections::HashMap<Probe, bool>> = None;
+    let mut allowed_before: std::collections::HashSet<Probe> = std::collections::HashSet::new();
     for round in &s.rounds {
         // Only between the pods that exist in this round.
         let probes = &round.cluster.present_probes(probes)[..];
@@ -509,6 +510,28 @@ async fn run_rounds(
             .map(|p| judge::expected(round, &model, p))
             .chain(sanity.iter().map(|_| Verdict::Allowed))
             .collect();
+        // `observeEstablished`: TCP connections the round before allowed
+        // (and saw allowed) and this one denies, opened before the change.
+        let to_cut: Vec<Probe> = if round.observe_established {
+            probes
+                .iter()
+                .zip(&expected)
+                .filter(|(p, e)| {
+                    p.protocol == Protocol::Tcp
+                        && **e == Verdict::Denied
+                        && allowed_before.contains(*p)
+                })
+                .map(|(p, _)| *p)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let opened = futures::future::join_all(
+            to_cut
+                .iter()
+                .map(|p| lab.establish(p, options.probe.retry_timeout)),
+        )
+        .await;
         let changed = Instant::now();
         let (converged, done) = watch::channel(false);
         let watch = crate::watch::watch(lab, &watched, options.probe.timeout, changed, done);
@@ -559,6 +582,7 @@ async fn run_rounds(
             &sanity_observed,
         )?;
         let mut judged = judge_round(round, &model, probes, &observations, probes_ms);
+        judged.established = established(round, &to_cut, opened, options).await;
         judged.sync_ms = Some(ms(took));
         judged.convergence = Some(convergence);
         if watching {
@@ -576,10 +600,52 @@ async fn run_rounds(
                 .map(|(p, r)| (*p, r.result == crate::results::Outcome::Pass))
                 .collect(),
         );
+        allowed_before = probes
+            .iter()
+            .zip(&judged.probes)
+            .filter(|(_, r)| {
+                r.result == crate::results::Outcome::Pass && r.observed == Observed::Allowed
+            })
+            .map(|(p, _)| *p)
+            .collect();
         before = Some(model);
         rounds.push(judged);
     }
     Ok(())
+}
+
+/// What became of the connections opened before the change (`opened[i]`
+/// for `to_cut[i]`), now that the round converged.
+async fn established(
+    round: &crate::scenario::Round,
+    to_cut: &[Probe],
+    opened: Vec<Result<crate::lab::Established, String>>,
+    options: &RunOptions,
+) -> Vec<EstablishedConnection> {
+    let outcomes = futures::future::join_all(opened.into_iter().map(|c| async move {
+        match c {
+            Ok(c) => {
+                if c.still_carries(options.probe.retry_timeout).await {
+                    EstablishedOutcome::Kept
+                } else {
+                    EstablishedOutcome::Cut
+                }
+            }
+            Err(_) => EstablishedOutcome::Error,
+        }
+    }))
+    .await;
+    to_cut
+        .iter()
+        .zip(outcomes)
+        .map(|(p, outcome)| EstablishedConnection {
+            family: p.family,
+            from: round.cluster.endpoint_name(p.from),
+            to: round.cluster.endpoint_name(p.to),
+            port: p.port,
+            outcome,
+        })
+        .collect()
 }
 
 /// An asynchronous enforcer's round: polls `all` (each probe once, without

@@ -175,6 +175,39 @@ async fn the_reference_enforcer_neither_leaks_nor_drops_while_it_changes() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_becomes_of_established_connections_is_observed_never_judged() {
+    use netpol::results::EstablishedOutcome;
+    let outcomes = |r: &ScenarioResult| -> Vec<EstablishedOutcome> {
+        r.rounds.iter().flat_map(|x| &x.established).map(|c| c.outcome).collect()
+    };
+    // The reference keeps them (conntrack accepts established traffic first).
+    let r = run("steps/established-connections.yaml", &reference().await, &RunOptions::default()).await;
+    assert_passes(&r);
+    assert_eq!(outcomes(&r), [EstablishedOutcome::Kept; 2], "{}", terminal(&r));
+    // A plugin that forgets connections after each sync (as one that
+    // rescans conntrack) cuts them: still a pass, the report says so.
+    let netpol = env!("CARGO_BIN_EXE_netpol");
+    let forgetful = Script::reading_input(
+        "forgets-connections",
+        &format!(
+            "case \"$1\" in version) {netpol} reference-enforcer version;; \
+             sync) state=$(cat); printf '%s' \"$state\" | {netpol} reference-enforcer sync || exit $?; \
+               for ns in $(printf '%s' \"$state\" | jq -r '.nodes[].netns'); do \
+                 nsenter --net=\"$ns\" conntrack -F >/dev/null 2>&1; done; exit 0;; \
+             *) {netpol} reference-enforcer \"$1\";; esac"
+        ),
+    );
+    let enforcer = forgetful.start(Duration::from_secs(60)).await.expect("version");
+    let r = run("steps/established-connections.yaml", &enforcer, &RunOptions::default()).await;
+    assert_passes(&r);
+    assert_eq!(outcomes(&r), [EstablishedOutcome::Cut; 2], "{}", terminal(&r));
+    let mut report = netpol::run::ReportBuilder::new(netpol::results::Mode::Run, Default::default());
+    report.add(0, r);
+    let text = netpol::report::markdown::render(&report.finish());
+    assert!(text.contains("2 cut (x/b -> x/a 80/TCP, x/c -> x/a 80/TCP)"), "{text}");
+}
+
 fn terminal(r: &ScenarioResult) -> String {
     format!(
         "{}\n{}",

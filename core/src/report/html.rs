@@ -571,6 +571,9 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
             if round_open { " open" } else { "" },
             escape(&round.name),
         );
+        if let Some(line) = super::established_line(round) {
+            let _ = writeln!(h, "<p class=sm>{}</p>", escape(&line));
+        }
         timelines(h, round, transitions);
         let tables = truth_table::tables(round);
         for (ti, t) in tables.iter().enumerate() {

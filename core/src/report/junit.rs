@@ -138,6 +138,9 @@ fn testcase(r: &ScenarioResult) -> TestCase {
                 super::convergence_text(c),
             ));
         }
+        if let Some(line) = super::established_line(round) {
+            case.add_property(Property::new(format!("established.{}", round.name), line));
+        }
     }
     case.set_time(Duration::from_secs_f64(r.duration_ms.max(0.0) / 1e3));
     case.set_assertions(total);

@@ -195,6 +195,17 @@ fn changes(md: &mut String, scenarios: &[&ScenarioResult]) {
             }
         }
     }
+    let observed: Vec<_> = scenarios
+        .iter()
+        .flat_map(|r| r.rounds.iter().map(move |x| (r, x)))
+        .filter_map(|(r, x)| super::established_line(x).map(|line| (r, x, line)))
+        .collect();
+    if !observed.is_empty() {
+        md.push_str("\n## Established connections\n\n");
+        for (r, x, line) in observed {
+            let _ = writeln!(md, "- `{}`, round `{}`: {}", r.name, x.name, escape(&line));
+        }
+    }
     md.push_str("\n## Convergence\n\nFor each round: its `sync` call, when the dataplane enforced the round (counted from the start of `sync`), and the probes watched during the change.\n\n| scenario | round | sync | convergence | watched | leaks | outages |\n|---|---|---:|---|---:|---:|---:|\n");
     for (r, x) in rounds {
         let (watched, leaks, outages) = x.watch.as_ref().map_or(

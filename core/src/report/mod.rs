@@ -195,6 +195,44 @@ pub fn transition_line(round: &RoundResult, t: &Transition) -> String {
     )
 }
 
+/// A round's established connections (`observeEstablished`), as one line:
+/// `established connections the change denies: 2 kept (x/b -> x/a 80/TCP,
+/// ...), 1 cut (...)`. An observation: the spec leaves it to the implementation.
+pub fn established_line(round: &RoundResult) -> Option<String> {
+    use crate::results::EstablishedOutcome;
+    if round.established.is_empty() {
+        return None;
+    }
+    let part = |outcome: EstablishedOutcome, word: &str| {
+        let list: Vec<String> = round
+            .established
+            .iter()
+            .filter(|c| c.outcome == outcome)
+            .map(|c| {
+                let family = if round.has_ipv6() {
+                    format!(" over {}", c.family)
+                } else {
+                    String::new()
+                };
+                format!("{} -> {} {}/TCP{family}", c.from, c.to, c.port)
+            })
+            .collect();
+        (!list.is_empty()).then(|| format!("{} {word} ({})", list.len(), list.join(", ")))
+    };
+    let parts: Vec<String> = [
+        part(EstablishedOutcome::Kept, "kept"),
+        part(EstablishedOutcome::Cut, "cut"),
+        part(EstablishedOutcome::Error, "could not be opened"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Some(format!(
+        "established TCP connections the change denies (an observation: the spec leaves it to the implementation): {}",
+        parts.join("; ")
+    ))
+}
+
 /// The watch probes of a transition, one mark each in the order they were
 /// sent: `.` as both states say, `A` / `D` the other verdict, `E` an error.
 /// `..AAAAAAAA..`

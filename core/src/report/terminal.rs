@@ -166,8 +166,12 @@ pub fn details(r: &ScenarioResult) -> String {
     out
 }
 
-/// A round's leaks and outages, each with its timeline.
+/// A round's leaks and outages, each with its timeline, and what became
+/// of its established connections.
 fn transitions(out: &mut String, round: &RoundResult) {
+    if let Some(line) = super::established_line(round) {
+        let _ = writeln!(out, "  round {}: {line}", round.name);
+    }
     let Some(w) = round.watch.as_ref().filter(|w| !w.transitions.is_empty()) else {
         return;
     };
@@ -398,7 +402,9 @@ impl Console {
             || (self.verbosity >= Verbosity::Verbose && r.status == Status::Unsupported)
         {
             out.push_str(&details(r));
-        } else if r.transitions().next().is_some() {
+        } else if r.transitions().next().is_some()
+            || r.rounds.iter().any(|x| !x.established.is_empty())
+        {
             // Outages that do not fail the scenario are still reported.
             for round in &r.rounds {
                 transitions(&mut out, round);

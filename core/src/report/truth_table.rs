@@ -179,6 +179,7 @@ mod tests {
             sync_ms: None,
             convergence: None,
             watch: None,
+            established: Vec::new(),
             duration_ms: 0.0,
             policies: None,
             probes: vec![
@@ -214,6 +215,7 @@ mod tests {
             sync_ms: None,
             convergence: None,
             watch: None,
+            established: Vec::new(),
             duration_ms: 0.0,
             policies: None,
             probes: vec![

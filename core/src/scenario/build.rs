@@ -289,6 +289,7 @@ impl Builder<'_> {
             policies,
             cluster_policies,
             expect,
+            observe_established: false,
         }];
         for (i, (step, added)) in steps.into_iter().zip(added).enumerate() {
             let round = self.step(
@@ -1273,6 +1274,7 @@ impl Builder<'_> {
             policies,
             cluster_policies,
             expect,
+            observe_established: raw.observe_established,
         }
     }
 }

@@ -80,6 +80,11 @@ pub struct Round {
     pub cluster_policies: Vec<ClusterPolicy>,
     /// `None`: the model of the spec is the expectation.
     pub expect: Option<Expectation>,
+    /// `observeEstablished: true` (a step, an extension): TCP connections
+    /// the round before allowed and this one denies are opened before the
+    /// change, and whether they survive it is reported (an observation,
+    /// never a failure: the spec leaves it to the implementation).
+    pub observe_established: bool,
 }
 
 /// A scenario file and what loading it gave. `expect_invalid` and `name`

@@ -228,6 +228,9 @@ pub struct RawStep {
     /// Extension: pods (`namespace/name`) that stop existing at this step.
     #[serde(default)]
     pub delete_pods: Vec<String>,
+    /// Extension: report whether established connections survive the step.
+    #[serde(default)]
+    pub observe_established: bool,
     #[serde(default)]
     pub expect: Option<RawExpect>,
 }

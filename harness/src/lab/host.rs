@@ -141,12 +141,22 @@ impl Host {
                     let listener = tokio::net::TcpListener::from_std(s.into())?;
                     servers.spawn(async move {
                         let _alive = alive;
-                        // Accepting completes the handshake; the probe needs nothing more.
-                        // An error (a client gone, no descriptor left) concerns one
-                        // connection, not the server: keep serving.
+                        // Accepting completes the handshake, which is all a
+                        // probe needs; what a client sends is echoed (an
+                        // established connection's test). The connections
+                        // end with the server.
+                        let mut connections = JoinSet::new();
                         loop {
-                            if listener.accept().await.is_err() {
-                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            tokio::select! {
+                                accepted = listener.accept() => match accepted {
+                                    Ok((stream, _)) => {
+                                        connections.spawn(echo(stream));
+                                    }
+                                    // A client gone, no descriptor left: one
+                                    // connection's trouble, not the server's.
+                                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                                },
+                                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                             }
                         }
                     });
@@ -285,6 +295,29 @@ impl Host {
         }
     }
 
+    /// A TCP connection from this host to `dst`, established (or why not).
+    pub async fn establish(
+        &self,
+        dst: IpAddr,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<Established, String> {
+        let src = self
+            .ips
+            .of(family(dst))
+            .ok_or_else(|| format!("{} has no {} address", self.ns.name(), family(dst)))?;
+        let s = self
+            .client_socket(Type::STREAM, src)
+            .await
+            .map_err(|a| format!("{a:?}"))?;
+        let s = tokio::net::TcpSocket::from_std_stream(s.into());
+        match tokio::time::timeout(timeout, s.connect(SocketAddr::new(dst, port))).await {
+            Ok(Ok(stream)) => Ok(Established(stream)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no handshake within {timeout:?}")),
+        }
+    }
+
     async fn tcp(&self, src: IpAddr, dst: IpAddr, port: u16, timeout: Duration) -> Attempt {
         let s = match self.client_socket(Type::STREAM, src).await {
             Ok(s) => s,
@@ -323,6 +356,32 @@ impl Host {
             Ok(Err(e)) => refused(&e),
             Err(_) => Attempt::Denied(format!("no UDP answer within {timeout:?}")),
         }
+    }
+}
+
+/// Echoes what a TCP client sends until it closes.
+async fn echo(mut stream: tokio::net::TcpStream) {
+    let (mut r, mut w) = stream.split();
+    let _ = tokio::io::copy(&mut r, &mut w).await;
+}
+
+/// A TCP connection kept open across a change (see [`Host::establish`]).
+#[derive(Debug)]
+pub struct Established(tokio::net::TcpStream);
+
+impl Established {
+    /// Whether data still crosses the connection: a few bytes sent come
+    /// back within `timeout`.
+    pub async fn still_carries(mut self, timeout: Duration) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sent = b"netpol established";
+        let exchange = async {
+            self.0.write_all(sent).await?;
+            let mut back = [0u8; 18];
+            self.0.read_exact(&mut back).await?;
+            Ok::<bool, io::Error>(&back == sent)
+        };
+        matches!(tokio::time::timeout(timeout, exchange).await, Ok(Ok(true)))
     }
 }
 

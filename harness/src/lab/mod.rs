@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::{join_all, try_join_all};
 
-pub use host::{Attempt, Host};
+pub use host::{Attempt, Established, Host};
 pub use netns::NetNs;
 pub use pidns::PidNs;
 
@@ -216,6 +216,18 @@ impl Lab {
             .attempt_with(p, timeout, || sent = since.elapsed())
             .await;
         (sent, attempt.observation())
+    }
+
+    /// A TCP connection for `p` (a TCP probe), established now and kept
+    /// open (see [`host::Established`]).
+    pub async fn establish(&self, p: &Probe, timeout: Duration) -> Result<Established, String> {
+        let dst = self
+            .host(p.to)
+            .ips
+            .of(p.family)
+            .ok_or_else(|| format!("no {} address to connect to", p.family))?;
+        let _permit = descriptors::probe_permit().await;
+        self.host(p.from).establish(dst, p.port, timeout).await
     }
 
     async fn attempt(&self, p: &Probe, timeout: Duration) -> Attempt {
