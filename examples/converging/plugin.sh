@@ -57,13 +57,12 @@ case $command in
     ;;
 esac
 
-dir=/tmp/netpol-converging
-mkdir -p "$dir"
-state=$(mktemp "$dir/state.XXXXXX")
+state=$(mktemp "${TMPDIR:-/tmp}/netpol-converging-state.XXXXXX")
 trap 'rm -f "$state"' EXIT
 cat > "$state"
 lab=$(jq -r .lab "$state")
-labdir=$dir/$lab
+# What the plugin keeps about a lab, across its calls (lab ids are unique).
+labdir=${TMPDIR:-/tmp}/netpol-converging-$lab
 mkdir -p "$labdir"
 
 case $mode:$command in
@@ -76,7 +75,7 @@ case $mode:$command in
     ms=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (max + 1) ))
     delay=$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
     # A session of its own (so the call's end does not kill it), no pipe of the call held open.
-    token=$(basename "$state")
+    token=${state##*.}
     setsid "$0" "$mode" "$netpol" apply-later "$delay" "$labdir" "$token" < /dev/null >> "$labdir/log" 2>&1 &
     echo $! >> "$labdir/appliers"
     while [ ! -e "$labdir/ready.$token" ]; do sleep 0.005; done
@@ -92,7 +91,6 @@ case $mode:$command in
     fi
     "$netpol" reference-enforcer cleanup < "$state"
     rm -rf "$labdir"
-    rmdir "$dir" 2>/dev/null || true
     ;;
   leaky:sync)
     on_every_node "$state" -F NETPOL-FORWARD
@@ -124,7 +122,6 @@ case $mode:$command in
   *:cleanup)
     "$netpol" reference-enforcer cleanup < "$state"
     rm -rf "$labdir"
-    rmdir "$dir" 2>/dev/null || true
     ;;
   *)
     echo "converging: unknown mode or command: $mode $command" >&2

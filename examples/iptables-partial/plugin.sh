@@ -30,6 +30,8 @@
 #
 #   FORWARD
 #    -> IPTP-FORWARD     replies of allowed connections: ACCEPT
+#                        from or to a pod interface (veth*) of no pod the
+#                          state lists (IPTP-UNLISTED-OUT/-IN): goto IPTP-REJECT
 #                        from an egress-isolated pod of this node (-i its veth):
 #                          goto IPTP-OUT-<veth>
 #                        anything else: goto IPTP-INGRESS
@@ -217,10 +219,20 @@ read -r -d '' RULES_JQ <<'JQ' || true
 
   # Output: declarations, then rules, always in the same order (the same
   # state gives the same text: sync is idempotent).
-  | ( ["IPTP-FORWARD", "IPTP-INGRESS", "IPTP-REJECT", $isolated[].chains[]][] | ":\(.) - [0:0]" ),
+  | ( ["IPTP-FORWARD", "IPTP-INGRESS", "IPTP-REJECT", "IPTP-UNLISTED-OUT", "IPTP-UNLISTED-IN",
+       $isolated[].chains[]][] | ":\(.) - [0:0]" ),
     # spec-notes "Isolation": replies of an allowed connection are always
     # allowed (stateful), whatever the policies say about their direction.
     "-A IPTP-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    # A pod whose interface is up but that the state does not list yet (it
+    # is being created) is isolated both ways until a sync lists it, so
+    # that its first packet never precedes its policies.
+    "-A IPTP-FORWARD -j IPTP-UNLISTED-OUT",
+    "-A IPTP-FORWARD -j IPTP-UNLISTED-IN",
+    ( $state.pods[] | select(.node == $node)
+      | "-A IPTP-UNLISTED-OUT -i \(.hostVeth) -j RETURN", "-A IPTP-UNLISTED-IN -o \(.hostVeth) -j RETURN" ),
+    "-A IPTP-UNLISTED-OUT -i veth+ -g IPTP-REJECT",
+    "-A IPTP-UNLISTED-IN -o veth+ -g IPTP-REJECT",
     # Egress first: a connection needs egress from the client...
     ( $isolated[] | select(.type == "Egress") | .dispatch ),
     "-A IPTP-FORWARD -g IPTP-INGRESS",

@@ -536,6 +536,8 @@ async fn run_rounds(
         let (converged, done) = watch::channel(false);
         let watch = crate::watch::watch(lab, &watched, options.probe.timeout, changed, done);
         let change = async {
+            // Owned here: a failed sync drops it, which ends the watch too.
+            let converged = converged;
             let took = plugin
                 .sync(&enforcer::state(lab, label, round))
                 .await
