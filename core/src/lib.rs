@@ -34,6 +34,6 @@ pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod suite;
-pub mod transition;
 pub mod tags;
+pub mod transition;
 pub mod validation;

@@ -422,9 +422,11 @@ impl ScenarioResult {
 
     /// Every leak and outage of the scenario's changes, with its round.
     pub fn transitions(&self) -> impl Iterator<Item = (&RoundResult, &Transition)> {
-        self.rounds
-            .iter()
-            .flat_map(|r| r.watch.iter().flat_map(move |w| w.transitions.iter().map(move |t| (r, t))))
+        self.rounds.iter().flat_map(|r| {
+            r.watch
+                .iter()
+                .flat_map(move |w| w.transitions.iter().map(move |t| (r, t)))
+        })
     }
 
     /// The rounds whose expected verdicts came from the model (the file

@@ -7,8 +7,8 @@ use std::time::Instant;
 use crate::features::{Feature, Profile};
 use crate::judge;
 use crate::results::{
-    Changes, EnforcerInfo, Environment, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult, Summary,
-    now_rfc3339,
+    Changes, EnforcerInfo, Environment, Harness, Mode, Report, SCHEMA_VERSION, ScenarioResult,
+    Summary, now_rfc3339,
 };
 use crate::suite::{Entry, Loaded};
 

@@ -9,9 +9,7 @@ use crate::expect::Verdict;
 use crate::judge::Observation;
 use crate::model::Model;
 use crate::probe::Probe;
-use crate::results::{
-    Observed, Outcome, RoundResult, Sample, Transition, TransitionKind, Watch,
-};
+use crate::results::{Observed, Outcome, RoundResult, Sample, Transition, TransitionKind, Watch};
 
 /// A probe of a round to watch during the change into it: its index in
 /// the round's probes and the verdict both states give it.
@@ -89,7 +87,12 @@ pub fn watch(
     let transitions = watched
         .iter()
         .zip(samples.samples)
-        .filter(|(w, _)| round.probes.get(w.index).is_some_and(|p| p.result == Outcome::Pass))
+        .filter(|(w, _)| {
+            round
+                .probes
+                .get(w.index)
+                .is_some_and(|p| p.result == Outcome::Pass)
+        })
         .filter_map(|(w, seen)| {
             let timeline: Vec<Sample> = seen
                 .iter()
@@ -105,7 +108,10 @@ pub fn watch(
                 Verdict::Denied => (TransitionKind::Leak, Observed::Allowed),
                 Verdict::Allowed => (TransitionKind::Outage, Observed::Denied),
             };
-            let mut wrong = timeline.iter().filter(|s| s.observed == other).map(|s| s.at_ms);
+            let mut wrong = timeline
+                .iter()
+                .filter(|s| s.observed == other)
+                .map(|s| s.at_ms);
             let first_ms = wrong.next()?;
             let last_ms = wrong.fold(first_ms, f64::max);
             let p = &round.probes[w.index];
@@ -189,13 +195,37 @@ mod tests {
     #[test]
     fn a_probe_seen_with_the_verdict_neither_state_gives_is_a_leak_or_an_outage() {
         let watched = [
-            Watched { index: 0, probe: probe(1), verdict: Verdict::Denied, new_pod: false },
-            Watched { index: 1, probe: probe(2), verdict: Verdict::Allowed, new_pod: false },
-            Watched { index: 2, probe: probe(3), verdict: Verdict::Denied, new_pod: false },
+            Watched {
+                index: 0,
+                probe: probe(1),
+                verdict: Verdict::Denied,
+                new_pod: false,
+            },
+            Watched {
+                index: 1,
+                probe: probe(2),
+                verdict: Verdict::Allowed,
+                new_pod: false,
+            },
+            Watched {
+                index: 2,
+                probe: probe(3),
+                verdict: Verdict::Denied,
+                new_pod: false,
+            },
         ];
         let seen = samples(&[
-            &[(0.0, Ok(Verdict::Denied)), (40.0, Ok(Verdict::Allowed)), (80.0, Ok(Verdict::Allowed)), (120.0, Ok(Verdict::Denied))],
-            &[(0.0, Ok(Verdict::Allowed)), (40.0, Ok(Verdict::Denied)), (80.0, Ok(Verdict::Allowed))],
+            &[
+                (0.0, Ok(Verdict::Denied)),
+                (40.0, Ok(Verdict::Allowed)),
+                (80.0, Ok(Verdict::Allowed)),
+                (120.0, Ok(Verdict::Denied)),
+            ],
+            &[
+                (0.0, Ok(Verdict::Allowed)),
+                (40.0, Ok(Verdict::Denied)),
+                (80.0, Ok(Verdict::Allowed)),
+            ],
             // An error is neither: the lab failed, not the enforcer.
             &[(0.0, Err("no socket".into())), (40.0, Ok(Verdict::Denied))],
         ]);
@@ -221,7 +251,12 @@ mod tests {
 
     #[test]
     fn a_probe_the_round_judged_wrong_is_a_wrong_verdict_not_a_transition() {
-        let watched = [Watched { index: 0, probe: probe(1), verdict: Verdict::Denied, new_pod: false }];
+        let watched = [Watched {
+            index: 0,
+            probe: probe(1),
+            verdict: Verdict::Denied,
+            new_pod: false,
+        }];
         let seen = samples(&[&[(0.0, Ok(Verdict::Allowed))]]);
         let w = watch(&round(&[Outcome::Fail]), &watched, seen, false);
         assert!(w.transitions.is_empty());

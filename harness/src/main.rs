@@ -300,7 +300,9 @@ pub(crate) struct RunArgs {
 }
 
 fn parse_converge_timeout(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if (0.1..=3600.0).contains(&v) {
         Ok(v)
     } else {

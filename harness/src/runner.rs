@@ -30,7 +30,7 @@ use crate::lab::{Lab, LabError, ProbeOptions, keep};
 use crate::model::{CompileError, Model};
 use crate::probe::{Probe, sanity_probes};
 use crate::results::{
-    Convergence, EnforcerInfo, EstablishedConnection, EstablishedOutcome, Environment, LabTimings,
+    Convergence, EnforcerInfo, Environment, EstablishedConnection, EstablishedOutcome, LabTimings,
     Mode, Observed, Report, RoundResult, ScenarioResult, Status,
 };
 use crate::run::{ReportBuilder, RunContext};
@@ -441,6 +441,25 @@ fn errored(
     r
 }
 
+/// What every round of one scenario's run shares.
+struct Rounds<'a> {
+    s: &'a Scenario,
+    options: &'a RunOptions,
+    lab: &'a Lab,
+    label: &'a str,
+    events: &'a mpsc::UnboundedSender<Event>,
+}
+
+/// What a round left for the next one's change: the state it enforced,
+/// and what its probes saw.
+struct Enforced<'c> {
+    model: Model<'c>,
+    /// Whether each probe of the round passed.
+    passed: std::collections::HashMap<Probe, bool>,
+    /// The probes it saw allowed, as expected.
+    allowed: std::collections::HashSet<Probe>,
+}
+
 /// Syncs, probes and judges every round; the first failure of the lab or
 /// the enforcer ends the scenario.
 #[allow(clippy::too_many_arguments)]
@@ -454,166 +473,202 @@ async fn run_rounds(
     events: &mpsc::UnboundedSender<Event>,
     rounds: &mut Vec<RoundResult>,
 ) -> Result<(), ScenarioError> {
-    // The state before the first sync: nothing enforced, which the
-    // preflight saw (every probe allowed).
-    let mut before: Option<Model<'_>> = None;
-    let mut passed: Option<std::collections::HashMap<Probe, bool>> = None;
-    let mut allowed_before: std::collections::HashSet<Probe> = std::collections::HashSet::new();
+    let run = Rounds {
+        s,
+        options,
+        lab,
+        label,
+        events,
+    };
+    // None: before the first sync, nothing enforced, which the preflight
+    // saw (every probe allowed).
+    let mut before: Option<Enforced<'_>> = None;
     for round in &s.rounds {
         // Only between the pods that exist in this round.
         let probes = &round.cluster.present_probes(probes)[..];
-        // Sent with every round after a sync, unless the scenario sends them itself.
-        let sanity: Vec<Probe> = options
-            .sendable(&sanity_probes(&round.cluster))
-            .into_iter()
-            .filter(|p| !probes.contains(p))
-            .collect();
-        let model_error = |error| ScenarioError::Model {
-            round: round.name.clone(),
-            error,
-        };
         let model = Model::for_probes(
             &round.cluster,
             &round.policies,
             &round.cluster_policies,
             probes,
         )
-        .map_err(model_error)?;
-        let Enforcer::Plugin(plugin) = enforcer else {
-            // Nothing programs the lab: there is nothing to converge.
-            let t = Instant::now();
-            let observations = lab.probe(probes, &options.probe).await;
-            check_sanity(s, &model, &round.name, probes, &observations, &[], &[])?;
-            rounds.push(judge_round(round, &model, probes, &observations, ms(t.elapsed())));
-            continue;
-        };
-        let unenforced = match before.take() {
-            Some(m) => m,
-            None => Model::new(&round.cluster, &[], &[]).map_err(model_error)?,
-        };
-        let before_passed = |p: &Probe| match &passed {
-            Some(passed) => passed.get(p).copied(),
-            None => Some(true),
-        };
-        let mut watched = transition::stable(&unenforced, &model, probes, before_passed);
-        let watching = match options.watch {
-            WatchMode::Always => true,
-            WatchMode::Never => false,
-            WatchMode::Auto => watched.len() <= WATCH_AUTO_PAIRS,
-        };
-        if !watching {
-            watched.clear();
-        }
-        let all: Vec<Probe> = probes.iter().chain(&sanity).copied().collect();
-        let expected: Vec<Verdict> = probes
-            .iter()
-            .map(|p| judge::expected(round, &model, p))
-            .chain(sanity.iter().map(|_| Verdict::Allowed))
-            .collect();
-        // `observeEstablished`: TCP connections the round before allowed
-        // (and saw allowed) and this one denies, opened before the change.
-        let to_cut: Vec<Probe> = if round.observe_established {
-            probes
-                .iter()
-                .zip(&expected)
-                .filter(|(p, e)| {
-                    p.protocol == Protocol::Tcp
-                        && **e == Verdict::Denied
-                        && allowed_before.contains(*p)
-                })
-                .map(|(p, _)| *p)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let opened = futures::future::join_all(
-            to_cut
-                .iter()
-                .map(|p| lab.establish(p, options.probe.retry_timeout)),
-        )
-        .await;
-        let changed = Instant::now();
-        let (converged, done) = watch::channel(false);
-        let watch = crate::watch::watch(lab, &watched, options.probe.timeout, changed, done);
-        let change = async {
-            // Owned here: a failed sync drops it, which ends the watch too.
-            let converged = converged;
-            let took = plugin
-                .sync(&enforcer::state(lab, label, round))
-                .await
-                .map_err(|error| ScenarioError::Sync {
-                    round: round.name.clone(),
-                    error,
-                })?;
-            let polled = match plugin.info.sync {
-                SyncMode::Blocking => None,
-                SyncMode::Async => Some(converge(lab, &all, &expected, options, changed).await),
-            };
-            let _ = converged.send(true);
-            Ok::<_, ScenarioError>((took, polled))
-        };
-        let (samples, changed) = tokio::join!(watch, change);
-        let (took, polled) = changed?;
-        if options.pause {
-            pause(s, lab, &round.name, events).await;
-        }
-        let (mut observations, convergence, probes_ms) = match polled {
-            Some(polled) if !options.pause => polled,
-            _ => {
+        .map_err(|error| ScenarioError::Model {
+            round: round.name.clone(),
+            error,
+        })?;
+        let judged = match enforcer {
+            Enforcer::Plugin(plugin) => {
+                plugin_round(&run, plugin, round, probes, &model, before.as_ref()).await?
+            }
+            Enforcer::None => {
+                // Nothing programs the lab: there is nothing to converge.
+                if options.pause {
+                    pause(s, lab, &round.name, events).await;
+                }
                 let t = Instant::now();
-                let observed = lab.probe(&all, &options.probe).await;
-                let convergence = polled.map_or(
-                    Convergence {
-                        ms: ms(took),
-                        polls: 0,
-                        converged: true,
-                    },
-                    |(_, c, _)| c,
-                );
-                (observed, convergence, ms(t.elapsed()))
+                let observations = lab.probe(probes, &options.probe).await;
+                check_sanity(s, &model, &round.name, probes, &observations, &[], &[])?;
+                judge_round(round, &model, probes, &observations, ms(t.elapsed()))
             }
         };
-        let sanity_observed = observations.split_off(probes.len());
-        check_sanity(
-            s,
-            &model,
-            &round.name,
-            probes,
-            &observations,
-            &sanity,
-            &sanity_observed,
-        )?;
-        let mut judged = judge_round(round, &model, probes, &observations, probes_ms);
-        judged.established = established(round, &to_cut, opened, options).await;
-        judged.sync_ms = Some(ms(took));
-        judged.convergence = Some(convergence);
-        if watching {
-            judged.watch = Some(transition::watch(
-                &judged,
-                &watched,
-                samples,
-                options.strict_transitions,
-            ));
-        }
-        passed = Some(
+        let passing = || {
             probes
+                .iter()
+                .zip(&judged.probes)
+                .filter(|(_, r)| r.result == crate::results::Outcome::Pass)
+        };
+        before = Some(Enforced {
+            passed: probes
                 .iter()
                 .zip(&judged.probes)
                 .map(|(p, r)| (*p, r.result == crate::results::Outcome::Pass))
                 .collect(),
-        );
-        allowed_before = probes
-            .iter()
-            .zip(&judged.probes)
-            .filter(|(_, r)| {
-                r.result == crate::results::Outcome::Pass && r.observed == Observed::Allowed
-            })
-            .map(|(p, _)| *p)
-            .collect();
-        before = Some(model);
+            allowed: passing()
+                .filter(|(_, r)| r.observed == Observed::Allowed)
+                .map(|(p, _)| *p)
+                .collect(),
+            model,
+        });
         rounds.push(judged);
     }
     Ok(())
+}
+
+/// One round with a plugin: the change (its `sync`, watched, polled until
+/// it converges for an asynchronous plugin), then the judged probes.
+async fn plugin_round(
+    run: &Rounds<'_>,
+    plugin: &enforcer::Plugin,
+    round: &crate::scenario::Round,
+    probes: &[Probe],
+    model: &Model<'_>,
+    before: Option<&Enforced<'_>>,
+) -> Result<RoundResult, ScenarioError> {
+    let (lab, options) = (run.lab, run.options);
+    // Sent with every round after a sync, unless the scenario sends them itself.
+    let sanity: Vec<Probe> = options
+        .sendable(&sanity_probes(&round.cluster))
+        .into_iter()
+        .filter(|p| !probes.contains(p))
+        .collect();
+    let watched = watched(round, probes, model, before, options.watch)?;
+    let all: Vec<Probe> = probes.iter().chain(&sanity).copied().collect();
+    let expected: Vec<Verdict> = probes
+        .iter()
+        .map(|p| judge::expected(round, model, p))
+        .chain(sanity.iter().map(|_| Verdict::Allowed))
+        .collect();
+    // `observeEstablished`: TCP connections the round before allowed (and
+    // saw allowed) and this one denies, opened before the change.
+    let to_cut: Vec<Probe> = probes
+        .iter()
+        .zip(&expected)
+        .filter(|(p, e)| {
+            round.observe_established
+                && p.protocol == Protocol::Tcp
+                && **e == Verdict::Denied
+                && before.is_some_and(|b| b.allowed.contains(*p))
+        })
+        .map(|(p, _)| *p)
+        .collect();
+    let opened = futures::future::join_all(
+        to_cut
+            .iter()
+            .map(|p| lab.establish(p, options.probe.retry_timeout)),
+    )
+    .await;
+    let changed = Instant::now();
+    let (converged, done) = watch::channel(false);
+    let watched_pairs = watched.as_deref().unwrap_or_default();
+    let watch = crate::watch::watch(lab, watched_pairs, options.probe.timeout, changed, done);
+    let change = async {
+        // Owned here: a failed sync drops it, which ends the watch too.
+        let converged = converged;
+        let took = plugin
+            .sync(&enforcer::state(lab, run.label, round))
+            .await
+            .map_err(|error| ScenarioError::Sync {
+                round: round.name.clone(),
+                error,
+            })?;
+        let polled = match plugin.info.sync {
+            SyncMode::Blocking => None,
+            SyncMode::Async => Some(converge(lab, &all, &expected, options, changed).await),
+        };
+        let _ = converged.send(true);
+        Ok::<_, ScenarioError>((took, polled))
+    };
+    let (samples, changed) = tokio::join!(watch, change);
+    let (took, polled) = changed?;
+    if options.pause {
+        pause(run.s, lab, &round.name, run.events).await;
+    }
+    let (mut observations, convergence, probes_ms) = match polled {
+        Some(polled) if !options.pause => polled,
+        _ => {
+            let t = Instant::now();
+            let observed = lab.probe(&all, &options.probe).await;
+            let convergence = polled.map_or(
+                Convergence {
+                    ms: ms(took),
+                    polls: 0,
+                    converged: true,
+                },
+                |(_, c, _)| c,
+            );
+            (observed, convergence, ms(t.elapsed()))
+        }
+    };
+    let sanity_observed = observations.split_off(probes.len());
+    check_sanity(
+        run.s,
+        model,
+        &round.name,
+        probes,
+        &observations,
+        &sanity,
+        &sanity_observed,
+    )?;
+    let mut judged = judge_round(round, model, probes, &observations, probes_ms);
+    judged.established = established(round, &to_cut, opened, options).await;
+    judged.sync_ms = Some(ms(took));
+    judged.convergence = Some(convergence);
+    judged.watch =
+        watched.map(|w| transition::watch(&judged, &w, samples, options.strict_transitions));
+    Ok(judged)
+}
+
+/// The probes to watch during the change into `round`, or `None` when the
+/// round is not watched (`--no-watch`, or more than [`WATCH_AUTO_PAIRS`]
+/// by default).
+fn watched(
+    round: &crate::scenario::Round,
+    probes: &[Probe],
+    model: &Model<'_>,
+    before: Option<&Enforced<'_>>,
+    mode: WatchMode,
+) -> Result<Option<Vec<transition::Watched>>, ScenarioError> {
+    if mode == WatchMode::Never {
+        return Ok(None);
+    }
+    let unenforced;
+    let before_model = match before {
+        Some(b) => &b.model,
+        None => {
+            unenforced =
+                Model::new(&round.cluster, &[], &[]).map_err(|error| ScenarioError::Model {
+                    round: round.name.clone(),
+                    error,
+                })?;
+            &unenforced
+        }
+    };
+    let before_passed = |p: &Probe| match before {
+        Some(b) => b.passed.get(p).copied(),
+        None => Some(true),
+    };
+    let watched = transition::stable(before_model, model, probes, before_passed);
+    Ok((mode == WatchMode::Always || watched.len() <= WATCH_AUTO_PAIRS).then_some(watched))
 }
 
 /// What became of the connections opened before the change (`opened[i]`

@@ -67,7 +67,9 @@ async fn an_asynchronous_plugin_is_polled_until_each_round_converges() {
         }
         // A change applied late was polled for: more than one poll somewhere.
         assert!(
-            r.rounds.iter().any(|x| x.convergence.as_ref().unwrap().polls > 1),
+            r.rounds
+                .iter()
+                .any(|x| x.convergence.as_ref().unwrap().polls > 1),
             "{file}: every round converged at the first poll"
         );
     }
@@ -92,10 +94,20 @@ async fn a_round_that_never_converges_fails_with_the_time_waited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewrite_that_is_not_atomic_is_caught_leaking() {
     let enforcer = converging("leaky").await;
-    let r = run("steps/delete-policy.yaml", &enforcer, &RunOptions::default()).await;
+    let r = run(
+        "steps/delete-policy.yaml",
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
     assert_eq!(r.status, Status::Fail, "{}", terminal(&r));
     // Every probe got its verdict once the change was done: only the leaks fail it.
-    assert!(r.rounds.iter().flat_map(|x| &x.probes).all(|p| p.result == netpol::results::Outcome::Pass));
+    assert!(
+        r.rounds
+            .iter()
+            .flat_map(|x| &x.probes)
+            .all(|p| p.result == netpol::results::Outcome::Pass)
+    );
     let (round, leak) = r.transitions().next().expect("a leak");
     assert_eq!((leak.kind, leak.fails), (TransitionKind::Leak, true));
     // With its timeline: seen allowed after the change started, before it ended.
@@ -103,17 +115,30 @@ async fn a_rewrite_that_is_not_atomic_is_caught_leaking() {
     assert!(leak.first_ms > 0.0 && leak.last_ms <= w.ms, "{leak:?}");
     assert!(leak.timeline.len() >= 2, "{leak:?}");
     let text = netpol::report::terminal::details(&r);
-    assert!(text.contains("leak: ") && text.contains("though both states deny it") && text.contains("timeline: "), "{text}");
+    assert!(
+        text.contains("leak: ")
+            && text.contains("though both states deny it")
+            && text.contains("timeline: "),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_rules_removed_before_the_new_ones_are_in_is_an_outage() {
     let enforcer = converging("outage").await;
-    let r = run("steps/delete-policy.yaml", &enforcer, &RunOptions::default()).await;
+    let r = run(
+        "steps/delete-policy.yaml",
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
     // Reported, not failed...
     assert_passes(&r);
     let found = kinds(&r);
-    assert!(!found.is_empty() && found.iter().all(|&k| k == (TransitionKind::Outage, false)), "{found:?}");
+    assert!(
+        !found.is_empty() && found.iter().all(|&k| k == (TransitionKind::Outage, false)),
+        "{found:?}"
+    );
     // ...unless --strict-transitions.
     let strict = RunOptions {
         strict_transitions: true,
@@ -134,15 +159,27 @@ async fn old_rules_removed_before_the_new_ones_are_in_is_an_outage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_pod_reachable_before_its_policies_apply_is_caught() {
     let enforcer = converging("late-pods").await;
-    let r = run("steps/pods-come-and-go.yaml", &enforcer, &RunOptions::default()).await;
+    let r = run(
+        "steps/pods-come-and-go.yaml",
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
     assert_eq!(r.status, Status::Fail, "{}", terminal(&r));
     // Every leak is to or from a pod its step adds, in that step's round.
-    let added = [("add-client-x-c", "x/c"), ("add-web-x-d", "x/d"), ("add-y-b", "y/b")];
+    let added = [
+        ("add-client-x-c", "x/c"),
+        ("add-web-x-d", "x/d"),
+        ("add-y-b", "y/b"),
+    ];
     let leaks: Vec<_> = r.transitions().collect();
     assert!(!leaks.is_empty());
     for (round, t) in leaks {
         assert_eq!(t.kind, TransitionKind::Leak);
-        let pod = added.iter().find(|(name, _)| *name == round.name).map(|(_, pod)| *pod);
+        let pod = added
+            .iter()
+            .find(|(name, _)| *name == round.name)
+            .map(|(_, pod)| *pod);
         assert!(
             pod.is_some_and(|pod| t.from == pod || t.to == pod),
             "a leak of a pod that is not new: round {} {} -> {}",
@@ -152,7 +189,10 @@ async fn a_new_pod_reachable_before_its_policies_apply_is_caught() {
         );
     }
     // The web pod added to an isolated namespace was reachable by a pod its policy does not admit.
-    assert!(r.transitions().any(|(round, t)| round.name == "add-web-x-d" && t.to == "x/d"));
+    assert!(
+        r.transitions()
+            .any(|(round, t)| round.name == "add-web-x-d" && t.to == "x/d")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,7 +205,10 @@ async fn the_reference_enforcer_neither_leaks_nor_drops_while_it_changes() {
     for file in CHANGING {
         let r = run(file, &enforcer, &options).await;
         assert_passes(&r);
-        assert!(r.rounds.iter().all(|x| x.watch.is_some()), "{file}: every round watched");
+        assert!(
+            r.rounds.iter().all(|x| x.watch.is_some()),
+            "{file}: every round watched"
+        );
         assert_eq!(kinds(&r), [], "{file}:\n{}", terminal(&r));
         // Blocking: converged when `sync` returned, without polls.
         for round in &r.rounds {
@@ -179,12 +222,26 @@ async fn the_reference_enforcer_neither_leaks_nor_drops_while_it_changes() {
 async fn what_becomes_of_established_connections_is_observed_never_judged() {
     use netpol::results::EstablishedOutcome;
     let outcomes = |r: &ScenarioResult| -> Vec<EstablishedOutcome> {
-        r.rounds.iter().flat_map(|x| &x.established).map(|c| c.outcome).collect()
+        r.rounds
+            .iter()
+            .flat_map(|x| &x.established)
+            .map(|c| c.outcome)
+            .collect()
     };
     // The reference keeps them (conntrack accepts established traffic first).
-    let r = run("steps/established-connections.yaml", &reference().await, &RunOptions::default()).await;
+    let r = run(
+        "steps/established-connections.yaml",
+        &reference().await,
+        &RunOptions::default(),
+    )
+    .await;
     assert_passes(&r);
-    assert_eq!(outcomes(&r), [EstablishedOutcome::Kept; 2], "{}", terminal(&r));
+    assert_eq!(
+        outcomes(&r),
+        [EstablishedOutcome::Kept; 2],
+        "{}",
+        terminal(&r)
+    );
     // A plugin that forgets connections after each sync (as one that
     // rescans conntrack) cuts them: still a pass, the report says so.
     let netpol = env!("CARGO_BIN_EXE_netpol");
@@ -198,14 +255,31 @@ async fn what_becomes_of_established_connections_is_observed_never_judged() {
              *) {netpol} reference-enforcer \"$1\";; esac"
         ),
     );
-    let enforcer = forgetful.start(Duration::from_secs(60)).await.expect("version");
-    let r = run("steps/established-connections.yaml", &enforcer, &RunOptions::default()).await;
+    let enforcer = forgetful
+        .start(Duration::from_secs(60))
+        .await
+        .expect("version");
+    let r = run(
+        "steps/established-connections.yaml",
+        &enforcer,
+        &RunOptions::default(),
+    )
+    .await;
     assert_passes(&r);
-    assert_eq!(outcomes(&r), [EstablishedOutcome::Cut; 2], "{}", terminal(&r));
-    let mut report = netpol::run::ReportBuilder::new(netpol::results::Mode::Run, Default::default());
+    assert_eq!(
+        outcomes(&r),
+        [EstablishedOutcome::Cut; 2],
+        "{}",
+        terminal(&r)
+    );
+    let mut report =
+        netpol::run::ReportBuilder::new(netpol::results::Mode::Run, Default::default());
     report.add(0, r);
     let text = netpol::report::markdown::render(&report.finish());
-    assert!(text.contains("2 cut (x/b -> x/a 80/TCP, x/c -> x/a 80/TCP)"), "{text}");
+    assert!(
+        text.contains("2 cut (x/b -> x/a 80/TCP, x/c -> x/a 80/TCP)"),
+        "{text}"
+    );
 }
 
 fn terminal(r: &ScenarioResult) -> String {

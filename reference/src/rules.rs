@@ -362,7 +362,10 @@ pub fn node_rules<'a>(
         for (_, pod) in &local {
             b.rule(chain, &format!("{iface} {} -j RETURN", pod.host_veth));
         }
-        b.rule(chain, &format!("{iface} {}+ -j NETPOL-DENY", POD_VETH_PREFIX));
+        b.rule(
+            chain,
+            &format!("{iface} {}+ -j NETPOL-DENY", POD_VETH_PREFIX),
+        );
     }
     // A forwarded packet crosses the egress chain of its source and the
     // ingress chain of its destination: both must let it through.

@@ -537,21 +537,7 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
             ExpectationSource::Scenario => "the scenario's expect",
             ExpectationSource::Model => "the model (no expect in the scenario)",
         };
-        let mut sync = round
-            .sync_ms
-            .map(|ms| format!("; sync {ms:.1} ms"))
-            .unwrap_or_default();
-        if let Some(c) = &round.convergence {
-            let _ = write!(sync, "; {}", super::convergence_text(c));
-        }
-        if let Some(w) = &round.watch {
-            let _ = write!(
-                sync,
-                "; {} probes watched during the change, {} leaks or outages",
-                w.pairs,
-                w.transitions.len()
-            );
-        }
+        let sync = change_text(round);
         let round_bad = round
             .probes
             .iter()
@@ -594,6 +580,27 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioResult, open: bool, observer: 
         h.push_str("</details>\n");
     }
     h.push_str("</div>\n</details>\n");
+}
+
+/// `; sync 12.3 ms; converged ...; 14 probes watched during the change, 0
+/// leaks or outages`: how the round's change went, for its heading.
+fn change_text(round: &RoundResult) -> String {
+    let mut text = round
+        .sync_ms
+        .map(|ms| format!("; sync {ms:.1} ms"))
+        .unwrap_or_default();
+    if let Some(c) = &round.convergence {
+        let _ = write!(text, "; {}", super::convergence_text(c));
+    }
+    if let Some(w) = &round.watch {
+        let _ = write!(
+            text,
+            "; {} probes watched during the change, {} leaks or outages",
+            w.pairs,
+            w.transitions.len()
+        );
+    }
+    text
 }
 
 /// A round's leaks and outages, each with its timeline: one mark per watch

@@ -208,21 +208,21 @@ fn changes(md: &mut String, scenarios: &[&ScenarioResult]) {
     }
     md.push_str("\n## Convergence\n\nFor each round: its `sync` call, when the dataplane enforced the round (counted from the start of `sync`), and the probes watched during the change.\n\n| scenario | round | sync | convergence | watched | leaks | outages |\n|---|---|---:|---|---:|---:|---:|\n");
     for (r, x) in rounds {
-        let (watched, leaks, outages) = x.watch.as_ref().map_or(
-            ("not watched".to_string(), 0, 0),
-            |w| {
-                let leaks = w
-                    .transitions
-                    .iter()
-                    .filter(|t| t.kind == crate::results::TransitionKind::Leak)
-                    .count();
-                (
-                    format!("{} × {}", w.pairs, w.sweeps),
-                    leaks,
-                    w.transitions.len() - leaks,
-                )
-            },
-        );
+        let (watched, leaks, outages) =
+            x.watch
+                .as_ref()
+                .map_or(("not watched".to_string(), 0, 0), |w| {
+                    let leaks = w
+                        .transitions
+                        .iter()
+                        .filter(|t| t.kind == crate::results::TransitionKind::Leak)
+                        .count();
+                    (
+                        format!("{} × {}", w.pairs, w.sweeps),
+                        leaks,
+                        w.transitions.len() - leaks,
+                    )
+                });
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {watched} | {leaks} | {outages} |",

@@ -133,7 +133,11 @@ pub fn changes_line(c: &Changes) -> String {
         c.polls
     );
     if c.unconverged > 0 {
-        let _ = write!(text, "; {} did not converge", plural(c.unconverged, "round"));
+        let _ = write!(
+            text,
+            "; {} did not converge",
+            plural(c.unconverged, "round")
+        );
     }
     let _ = write!(
         text,
@@ -182,7 +186,9 @@ pub fn transition_line(round: &RoundResult, t: &Transition) -> String {
         format!("{} after the change started", duration(t.first_ms))
     };
     let though = if t.new_pod {
-        format!("though the state after {both}s it (a new pod, reachable before its policies apply)")
+        format!(
+            "though the state after {both}s it (a new pod, reachable before its policies apply)"
+        )
     } else {
         format!("though both states {both} it")
     };
@@ -191,7 +197,11 @@ pub fn transition_line(round: &RoundResult, t: &Transition) -> String {
         t.kind.as_str(),
         t.from,
         t.to,
-        if t.fails { "" } else { " (reported, not failed: --strict-transitions fails it)" }
+        if t.fails {
+            ""
+        } else {
+            " (reported, not failed: --strict-transitions fails it)"
+        }
     )
 }
 

@@ -56,7 +56,11 @@ pub fn scenario_line(r: &ScenarioResult) -> String {
             leaks,
             if leaks == 1 { "" } else { "s" },
             transitions.len() - leaks,
-            if transitions.len() - leaks == 1 { "" } else { "s" }
+            if transitions.len() - leaks == 1 {
+                ""
+            } else {
+                "s"
+            }
         );
     }
     format!("{status} {}  ({what})  {}", r.name, r.file)
@@ -241,7 +245,13 @@ pub fn timings(r: &ScenarioResult) -> String {
             let _ = write!(sync, "{}, ", super::convergence_text(c));
         }
         if let Some(w) = &round.watch {
-            let _ = write!(sync, "watch {} probes × {} for {}, ", w.pairs, w.sweeps, super::duration(w.ms));
+            let _ = write!(
+                sync,
+                "watch {} probes × {} for {}, ",
+                w.pairs,
+                w.sweeps,
+                super::duration(w.ms)
+            );
         }
         parts.push(format!(
             "{}: {sync}{} probes in {:.1} ms",

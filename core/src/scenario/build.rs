@@ -623,9 +623,10 @@ impl Builder<'_> {
         };
         for e in cluster.endpoints().collect::<Vec<_>>() {
             for ip in cluster.endpoint_ips(e).all() {
-                taken
-                    .by
-                    .insert(ip, FieldPath::new("cluster").child(&cluster.endpoint_name(e)));
+                taken.by.insert(
+                    ip,
+                    FieldPath::new("cluster").child(&cluster.endpoint_name(e)),
+                );
             }
         }
         let mut pinned: Vec<Addresses> = cluster.pods.iter().map(|p| p.ips).collect();

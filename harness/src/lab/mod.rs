@@ -235,12 +235,7 @@ impl Lab {
     }
 
     /// One attempt; `sending` is called just before the probe is sent.
-    async fn attempt_with(
-        &self,
-        p: &Probe,
-        timeout: Duration,
-        sending: impl FnOnce(),
-    ) -> Attempt {
+    async fn attempt_with(&self, p: &Probe, timeout: Duration, sending: impl FnOnce()) -> Attempt {
         let (src, dst) = (self.host(p.from), self.host(p.to));
         // Probes are made only in a family both ends have an address of:
         // one that is not is a bug of its maker, never a deny.
