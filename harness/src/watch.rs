@@ -20,7 +20,7 @@ pub const INTERVAL: Duration = Duration::from_millis(40);
 /// After the round converged, how long attempts already sent may still be
 /// answered (a probe sent before convergence and answered is a sample; one
 /// still unanswered is dropped, neither a leak nor an outage).
-const GRACE: Duration = Duration::from_millis(30);
+const GRACE: Duration = Duration::from_millis(5);
 
 /// Watches `watched` from `since` (the start of the change) until `done`
 /// says the round converged; each attempt waits `timeout` for an answer.
