@@ -430,11 +430,23 @@ impl Generator<'_> {
         }
     }
 
-    /// A step: a policy applied (new, or replacing one), deleted, or pods'
-    /// and namespaces' labels replaced. `names` are the policies in force.
+    /// A step: a policy applied (new, or replacing one), deleted, pods'
+    /// and namespaces' labels replaced, a pod added or deleted. `names` are
+    /// the policies in force.
     fn step(&mut self, i: usize, names: &mut Vec<String>) -> Value {
         let name = format!("s{i}");
-        match self.rng.below(4) {
+        match self.rng.below(8) {
+            3 => {
+                let ns = self.namespaces[self.rng.below(self.namespaces.len())].clone();
+                self.pods.push(format!("{ns}/n{i}"));
+                let pod =
+                    json!({"name": format!("n{i}"), "namespace": ns, "labels": self.pod_labels()});
+                json!({"name": name, "addPods": [pod]})
+            }
+            4 if self.pods.len() > 2 => {
+                let gone = self.pods.remove(self.rng.below(self.pods.len()));
+                json!({"name": name, "deletePods": [gone]})
+            }
             0 if !names.is_empty() => {
                 let gone = names.remove(self.rng.below(names.len()));
                 if let Some(cnp) = gone.strip_prefix("cnp:") {
@@ -614,6 +626,21 @@ mod tests {
                 "case {case} needs {needs:?}:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn steps_add_and_delete_pods_and_every_case_loads() {
+        let allowed = Allowed::new(&BTreeSet::new());
+        let (mut added, mut deleted) = (0, 0);
+        for case in 0..300 {
+            let text = to_yaml(&generate(11, case, &allowed));
+            added += text.matches("addPods").count();
+            deleted += text.matches("deletePods").count();
+            crate::scenario::load_str(Path::new("fuzz.yaml"), &text)
+                .loaded
+                .unwrap_or_else(|e| panic!("case {case} does not load: {e}\n{text}"));
+        }
+        assert!(added > 10 && deleted > 10, "{added} added, {deleted} deleted");
     }
 
     #[test]

@@ -129,8 +129,8 @@ async fn realistic_bugs_are_found_shrunk_and_replayed() {
         (
             "cnp-baseline-as-admin",
             "(.clusterNetworkPolicies[]?.spec.tier) |= \"Admin\"",
-            1,
-            50,
+            4,
+            30,
         ),
         (
             "cnp-priority-reversed",
