@@ -640,7 +640,10 @@ mod tests {
                 .loaded
                 .unwrap_or_else(|e| panic!("case {case} does not load: {e}\n{text}"));
         }
-        assert!(added > 10 && deleted > 10, "{added} added, {deleted} deleted");
+        assert!(
+            added > 10 && deleted > 10,
+            "{added} added, {deleted} deleted"
+        );
     }
 
     #[test]

@@ -553,10 +553,16 @@ async fn plugin_round(
         .collect();
     let watched = watched(round, probes, model, before, options.watch)?;
     let all: Vec<Probe> = probes.iter().chain(&sanity).copied().collect();
+    // The sanity probes' verdicts are the model's: allowed, but under a
+    // ClusterNetworkPolicy, which may decide a pod's own-node traffic.
     let expected: Vec<Verdict> = probes
         .iter()
         .map(|p| judge::expected(round, model, p))
-        .chain(sanity.iter().map(|_| Verdict::Allowed))
+        .chain(
+            sanity
+                .iter()
+                .map(|p| Verdict::from_allowed(model.allows(p))),
+        )
         .collect();
     // `observeEstablished`: TCP connections the round before allowed (and
     // saw allowed) and this one denies, opened before the change.
