@@ -539,53 +539,20 @@ impl Builder<'_> {
         let mut pods: Vec<Pod> = Vec::new();
         let mut pinned = Vec::new();
         for (i, pod) in raw.into_iter().enumerate() {
-            let p = path.child("pods").index(i);
-            for msg in validation::dns1123_subdomain_errors(&pod.name) {
-                self.problem(
-                    p.child("name"),
-                    format!("Invalid value: {:?}: {msg}", pod.name),
-                );
-            }
-            if !namespaces.iter().any(|ns| ns.name == pod.namespace) {
-                self.problem(
-                    p.child("namespace"),
-                    format!(
-                        "unknown namespace {:?}: declare it in cluster.namespaces",
-                        pod.namespace
-                    ),
-                );
-            }
-            if pods
+            let duplicate = pods
                 .iter()
                 .any(|x| x.namespace == pod.namespace && x.name == pod.name)
-            {
-                self.problem(
-                    p.child("name"),
-                    format!("duplicate pod {}/{}", pod.namespace, pod.name),
-                );
-            }
-            let node = match &pod.node {
-                Some(name) => nodes
-                    .iter()
-                    .position(|n| &n.name == name)
-                    .unwrap_or_else(|| {
-                        self.problem(p.child("node"), format!("unknown node {name:?}"));
-                        0
-                    }),
-                None => i % nodes.len().max(1),
-            };
-            self.labels(&p.child("labels"), &pod.labels);
-            pinned.push(self.pinned(&p, pod.ip.as_deref(), pod.ips.as_deref(), addresses));
-            let ports = self.ports(&p.child("ports"), pod.ports, true);
-            pods.push(Pod {
-                namespace: pod.namespace,
-                name: pod.name,
-                labels: pod.labels,
-                node,
-                ips: Addresses::default(),
-                ports,
-                present: true,
-            });
+                .then(|| format!("duplicate pod {}/{}", pod.namespace, pod.name));
+            let (pod, pin) = self.pod(
+                &path.child("pods").index(i),
+                pod,
+                (nodes, namespaces, i),
+                duplicate,
+                addresses,
+                true,
+            );
+            pods.push(pod);
+            pinned.push(pin);
         }
         for (n, node) in nodes.iter().enumerate() {
             let unpinned = pods
@@ -606,6 +573,63 @@ impl Builder<'_> {
         }
 
         (pods, pinned)
+    }
+
+    /// One pod of `cluster.pods` or of a step's `addPods`, at `p`: checked
+    /// against the cluster's nodes and namespaces (`place`, with its position
+    /// for the round-robin default node) and against the pods before it
+    /// (`duplicate`: why its name is taken), with the addresses it pins.
+    fn pod(
+        &mut self,
+        p: &FieldPath,
+        pod: RawPod,
+        place: (&[ClusterNode], &[Namespace], usize),
+        duplicate: Option<String>,
+        taken: &mut Taken,
+        present: bool,
+    ) -> (Pod, Addresses) {
+        let (nodes, namespaces, position) = place;
+        for msg in validation::dns1123_subdomain_errors(&pod.name) {
+            self.problem(
+                p.child("name"),
+                format!("Invalid value: {:?}: {msg}", pod.name),
+            );
+        }
+        if !namespaces.iter().any(|ns| ns.name == pod.namespace) {
+            self.problem(
+                p.child("namespace"),
+                format!(
+                    "unknown namespace {:?}: declare it in cluster.namespaces",
+                    pod.namespace
+                ),
+            );
+        }
+        if let Some(why) = duplicate {
+            self.problem(p.child("name"), why);
+        }
+        let node = match &pod.node {
+            Some(name) => nodes
+                .iter()
+                .position(|n| &n.name == name)
+                .unwrap_or_else(|| {
+                    self.problem(p.child("node"), format!("unknown node {name:?}"));
+                    0
+                }),
+            None => position % nodes.len().max(1),
+        };
+        self.labels(&p.child("labels"), &pod.labels);
+        let pinned = self.pinned(p, pod.ip.as_deref(), pod.ips.as_deref(), taken);
+        let ports = self.ports(&p.child("ports"), pod.ports, true);
+        let pod = Pod {
+            namespace: pod.namespace,
+            name: pod.name,
+            labels: pod.labels,
+            node,
+            ips: Addresses::default(),
+            ports,
+            present,
+        };
+        (pod, pinned)
     }
 
     /// The pods of every step's `addPods` (an extension of the format),
@@ -632,54 +656,26 @@ impl Builder<'_> {
         let mut pinned: Vec<Addresses> = cluster.pods.iter().map(|p| p.ips).collect();
         for (k, step) in steps.iter_mut().enumerate() {
             for (i, pod) in std::mem::take(&mut step.add_pods).into_iter().enumerate() {
-                let p = FieldPath::new("steps").index(k).child("addPods").index(i);
-                for msg in validation::dns1123_subdomain_errors(&pod.name) {
-                    self.problem(
-                        p.child("name"),
-                        format!("Invalid value: {:?}: {msg}", pod.name),
-                    );
-                }
-                if cluster.namespace_index(&pod.namespace).is_none() {
-                    self.problem(
-                        p.child("namespace"),
-                        format!(
-                            "unknown namespace {:?}: declare it in cluster.namespaces",
-                            pod.namespace
-                        ),
-                    );
-                }
-                if cluster.pod_index(&pod.namespace, &pod.name).is_some() {
-                    self.problem(
-                        p.child("name"),
-                        format!(
-                            "pod {}/{} is already in the scenario: each pod name is used once (a pod added again is a new pod: give it a new name)",
-                            pod.namespace, pod.name
-                        ),
-                    );
-                }
-                let node = match &pod.node {
-                    Some(name) => cluster.node_index(name).unwrap_or_else(|| {
-                        self.problem(p.child("node"), format!("unknown node {name:?}"));
-                        0
-                    }),
-                    None => cluster.pods.len() % cluster.nodes.len().max(1),
-                };
                 if pod.ip.is_some() || pod.ips.is_some() {
                     self.tie("a pod of a step's addPods pins its address".into());
                 }
-                self.labels(&p.child("labels"), &pod.labels);
-                pinned.push(self.pinned(&p, pod.ip.as_deref(), pod.ips.as_deref(), &mut taken));
-                let ports = self.ports(&p.child("ports"), pod.ports, true);
-                added[k].push(cluster.pods.len());
-                cluster.pods.push(Pod {
-                    namespace: pod.namespace,
-                    name: pod.name,
-                    labels: pod.labels,
-                    node,
-                    ips: Addresses::default(),
-                    ports,
-                    present: false,
+                let duplicate = cluster.pod_index(&pod.namespace, &pod.name).is_some().then(|| {
+                    format!(
+                        "pod {}/{} is already in the scenario: each pod name is used once (a pod added again is a new pod: give it a new name)",
+                        pod.namespace, pod.name
+                    )
                 });
+                let (pod, pin) = self.pod(
+                    &FieldPath::new("steps").index(k).child("addPods").index(i),
+                    pod,
+                    (&cluster.nodes, &cluster.namespaces, cluster.pods.len()),
+                    duplicate,
+                    &mut taken,
+                    false,
+                );
+                added[k].push(cluster.pods.len());
+                cluster.pods.push(pod);
+                pinned.push(pin);
             }
         }
         for (n, node) in cluster.nodes.iter().enumerate() {
