@@ -611,7 +611,7 @@ fn timelines(h: &mut String, round: &RoundResult, transitions: &[Transition]) {
         return;
     }
     let span = round.watch.as_ref().map_or(1.0, |w| w.ms).max(1.0);
-    h.push_str("<ol class=tl>\n");
+    h.push_str("<p class=sm>During the change: each mark is a watch probe, placed at the time it was sent (the line spans the whole watch): red, the verdict neither state gives; grey, as both say; amber, an error.</p>\n<ol class=tl>\n");
     for t in transitions {
         let _ = write!(
             h,
